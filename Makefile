@@ -1,0 +1,32 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test` (README).
+PYTHON ?= python3
+VENV   := .venv
+READY  := $(VENV)/.kaigiroku-ready
+SAMPLE := tests/data/sample
+KG     := $(VENV)/bin/kaigiroku
+
+.PHONY: demo test test-fast setup models clean
+
+setup: $(READY)
+
+$(READY): requirements.txt requirements.lock pyproject.toml scripts/setup.sh models/embedded.yaml
+	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
+
+# The demo's output is the demo's own: re-running only redoes it when code or sample changed.
+demo: out/sample.docx
+	@echo "demo draft: out/sample.docx (+ out/sample.json)"
+
+out/sample.docx: $(READY) $(SAMPLE)/meeting.flac $(SAMPLE)/meeting.yaml $(wildcard pipeline/*.py) configs/default.yaml
+	$(KG) draft $(SAMPLE)/meeting.flac --meeting $(SAMPLE)/meeting.yaml -o out/sample.docx --force
+
+test: $(READY)
+	$(VENV)/bin/python -m pytest
+
+test-fast: $(READY)
+	$(VENV)/bin/python -m pytest -m "not slow"
+
+models: $(READY)
+	$(KG) models
+
+clean:
+	rm -rf out .pytest_cache

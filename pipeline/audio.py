@@ -1,0 +1,116 @@
+"""Decode any common recording to the 16 kHz mono float32 signal the models need.
+
+PyAV (FFmpeg inside the wheel, already required by faster-whisper) reads wav/flac/mp3/m4a/ogg
+at any rate and channel count and down-mixes to mono, so no ffmpeg binary is needed on the PC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import KaigirokuError
+from .types import AudioInfo
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AudioOptions:
+    sample_rate: int  # target rate of the decoded signal (Hz)
+    silence_dbfs: float  # loudest 1 s window below this → the recording is silent
+    min_duration: float  # seconds; shorter inputs are refused
+
+
+@dataclass(frozen=True, eq=False)
+class Audio:
+    samples: np.ndarray  # float32 mono in [-1, 1], shape (n,)
+    sample_rate: int
+    info: AudioInfo
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_audio(path: str | Path, options: AudioOptions) -> Audio:
+    """Read `path` and return 16 kHz mono; every failure is a one-line KaigirokuError."""
+    path = Path(path)
+    if not path.exists():
+        raise KaigirokuError(f"音声ファイル {path} が見つかりません。パスを確認してください。",
+                             "audio file not found")
+    if path.is_dir():
+        raise KaigirokuError(f"{path} はフォルダです。音声ファイル（wav, flac, mp3, m4a, ogg）を指定してください。")
+    if path.stat().st_size == 0:
+        raise KaigirokuError(f"音声ファイル {path} は空です（0バイト）。録音が保存されているか確認してください。",
+                             "zero-byte file")
+    samples, src_rate, channels = _decode(path, options.sample_rate)
+    duration = len(samples) / options.sample_rate
+    if duration < options.min_duration:
+        raise KaigirokuError(f"音声ファイル {path} には音声がほとんどありません（{duration:.2f}秒）。"
+                             "正しい録音ファイルか確認してください。", "audio too short")
+    loudest = _loudest_window_dbfs(samples, options.sample_rate)
+    if loudest < options.silence_dbfs:
+        raise KaigirokuError(f"音声ファイル {path} は無音です（最大 {loudest:.0f} dBFS）。"
+                             "マイクの電源・入力の選択を確認して録音し直してください。",
+                             f"loudest 1 s window {loudest:.1f} dBFS < {options.silence_dbfs}")
+    info = AudioInfo(path=str(path), sha256=file_sha256(path), duration=duration,
+                     sample_rate=src_rate, channels=channels)
+    logger.info("decoded %s: %.1f s, %d Hz, %d ch", path, duration, src_rate, channels)
+    return Audio(samples=samples, sample_rate=options.sample_rate, info=info)
+
+
+def _decode(path: Path, rate: int) -> tuple[np.ndarray, int, int]:
+    import av
+
+    unreadable = (f"{path} は音声ファイルとして読めません。wav, flac, mp3, m4a, ogg などの録音ファイルを"
+                  "指定してください。")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
+        raise KaigirokuError(unreadable, f"{type(e).__name__}: {e}") from e
+    with container:
+        if not container.streams.audio:
+            raise KaigirokuError(f"{path} には音声が入っていません。録音ファイルを指定してください。",
+                                 "no audio stream")
+        stream = container.streams.audio[0]
+        src_rate = int(stream.codec_context.sample_rate or 0)
+        channels = int(stream.codec_context.channels or 0)
+        # Down-mix and resample in FFmpeg: proper channel weights, no full-rate copy in memory.
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        chunks: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except (av.error.FFmpegError, ValueError) as e:
+            if not chunks:
+                raise KaigirokuError(unreadable, f"{type(e).__name__}: {e}") from e
+            # A recorder that crashed leaves a truncated file: keep what is readable.
+            got = sum(len(c) for c in chunks) / rate
+            logger.warning("%s: ファイルの途中までしか読めませんでした（%.1f 秒まで）: %s", path, got, e)
+    samples = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
+    return samples, src_rate, channels
+
+
+def _loudest_window_dbfs(samples: np.ndarray, rate: int) -> float:
+    if len(samples) == 0:
+        return -float("inf")
+    n = max(1, len(samples) // rate)
+    windows = samples[: n * rate].reshape(n, -1) if len(samples) >= rate else samples.reshape(1, -1)
+    rms = np.sqrt(np.mean(np.square(windows, dtype=np.float64), axis=1))
+    return float(20 * np.log10(max(float(rms.max()), 1e-10)))

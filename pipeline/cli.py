@@ -1,0 +1,105 @@
+"""`kaigiroku` command line. The only module that configures logging and prints.
+
+The privacy environment (offline hub, pyannote telemetry off) is applied before any stage can
+import faster-whisper, huggingface_hub or pyannote.audio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import KaigirokuError
+from .privacy import apply_offline_env
+
+logger = logging.getLogger("kaigiroku")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kaigiroku", description="会議の録音から会議録の原稿（.docx）を作ります。すべてこのPCの中で処理します。")
+    p.add_argument("--version", action="version", version=f"kaigiroku {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="詳しいログ（英語の詳細を含む）")
+    p.add_argument("--allow-network", action="store_true",
+                   help="モデルをネットワーク（Hugging Face Hub）から取ることを許す。既定はオフライン")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("draft", help="録音から会議録の原稿を作る")
+    d.add_argument("audio", type=Path, help="録音ファイル (wav, flac, mp3, m4a, ogg …)")
+    d.add_argument("--meeting", type=Path, help="会議ファイル (meeting.yaml)")
+    d.add_argument("-o", "--output", type=Path, help="原稿の .docx（既定: 録音と同じ場所・同じ名前）。同じ名前の .json も書きます")
+    d.add_argument("--model", help="音声認識モデル: 内蔵モデル名 (whisper-base) かローカルのフォルダ")
+    d.add_argument("--config", type=Path, help="設定ファイル（configs/default.yaml の一部を上書き）")
+    d.add_argument("--device", choices=("cpu", "cuda"), help="計算に使う装置")
+    d.add_argument("--threads", type=int, help="CPU のスレッド数")
+    d.add_argument("--format", action="append", dest="formats", metavar="FMT",
+                   help="出力形式（docx, json, txt; 複数可）。既定は設定ファイルの export.formats")
+    d.add_argument("--force", action="store_true", help="既にある出力ファイルを上書きする")
+
+    m = sub.add_parser("models", help="内蔵モデルの一覧と状態（チェックサム）")
+    m.add_argument("--prepare", action="store_true", help="分割されたモデルを組み立てて確認する")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    apply_offline_env(allow_network=args.allow_network)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s")
+    try:
+        if args.command == "draft":
+            return _draft(args)
+        if args.command == "models":
+            return _models(args)
+    except KaigirokuError as e:
+        print(f"エラー: {e.message}", file=sys.stderr)
+        if args.verbose and e.detail:
+            print(f"  detail: {e.detail}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("中断しました。出力ファイルは書かれていません（書き途中のファイルは残りません）。", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("エラー: メモリが足りません。他のアプリを閉じるか、短い録音に分けてください。", file=sys.stderr)
+        return 1
+    return 2
+
+
+def _draft(args) -> int:
+    from .config import load_options
+    from .draft import run_draft
+    from .progress import RichProgress
+
+    overrides = {"transcribe": {"model": args.model, "device": args.device, "cpu_threads": args.threads},
+                 "export": {"formats": tuple(args.formats) if args.formats else None}}
+    if args.device == "cuda":
+        overrides["transcribe"]["compute_type"] = "float16"
+    options = load_options(args.config, overrides)
+    with RichProgress() as progress:
+        minutes = run_draft(args.audio, args.meeting, args.output, options, force=args.force,
+                            hook=progress)
+    out = args.output or args.audio.with_suffix(".docx")
+    total = sum(t.seconds for t in minutes.timings)
+    print(f"原稿を書きました: {out}（{len(minutes.utterances)} 発言、録音 {minutes.audio.duration / 60:.1f} 分、"
+          f"処理 {total / 60:.1f} 分）")
+    return 0
+
+
+def _models(args) -> int:
+    from .models import prepare, registry, status
+
+    if args.prepare:
+        for name, entry in registry().items():
+            if "assemble_to" in entry:
+                prepare(name, entry)
+    rows = status()
+    for r in rows:
+        size = f"{r.size / 1e6:.1f} MB" if r.size else "-"
+        print(f"{r.name:28} {r.kind:13} {r.source:9} {r.state:16} {size:>9}  {r.path}")
+    return 0 if all(r.state == "ok" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

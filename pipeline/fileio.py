@@ -1,0 +1,54 @@
+"""Writing files so that nothing is lost: temp file + fsync + rename, private by default.
+
+A crash or a full disk while writing leaves the previous file untouched; an existing output
+(perhaps an editor's corrected draft) is only replaced with ``force``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .errors import KaigirokuError
+
+
+def check_writable(path: Path, force: bool) -> None:
+    """Fail before hours of work if `path` cannot be written or must not be overwritten."""
+    if path.exists() and not force:
+        raise KaigirokuError(f"{path} は既にあります（編集済みの原稿かもしれません）。上書きするなら --force を付けるか、"
+                             "-o で別の名前を指定してください。", "output exists")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.exists():
+        try:
+            folder.mkdir(parents=True, mode=0o700)
+        except OSError as e:
+            raise KaigirokuError(f"出力先のフォルダ {folder} を作れません。-o の場所を確認してください。",
+                                 str(e)) from e
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise KaigirokuError(f"出力先のフォルダ {folder} に書き込めません。書き込めるフォルダを -o で指定してください。",
+                             "folder not writable")
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temp path beside `path`; on success it replaces `path` in one rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")  # mode 0600
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise KaigirokuError(f"ディスクがいっぱいで {path} を書けません。空きを作ってから同じコマンドをもう一度"
+                                 "実行してください（元のファイルはそのままです）。", str(e)) from e
+        raise
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,36 @@
+"""Show the stage hook as a rich progress bar with ETA (CLI only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+STEP_NAMES = {"decode": "音声を読み込み中", "transcribe": "音声認識", "diarize": "話者の区別",
+              "write": "書き出し"}
+
+
+class RichProgress:
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                  TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                                  TextColumn("残り"), TimeRemainingColumn(),
+                                  console=Console(stderr=True), transient=False)
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> "RichProgress":
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.__exit__(*exc)
+
+    def __call__(self, step: str, artifact: Any = None, *, total: float | None = None,
+                 completed: float | None = None) -> None:
+        if total is None:
+            return  # steps without a known size are short; nothing to draw
+        if step not in self._tasks:
+            self._tasks[step] = self._progress.add_task(STEP_NAMES.get(step, step), total=total)
+        self._progress.update(self._tasks[step], total=total, completed=completed or 0)

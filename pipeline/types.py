@@ -1,0 +1,215 @@
+"""The transcript as data: small frozen dataclasses that every stage passes along.
+
+Stages return new values (``dataclasses.replace``) and never mutate their inputs. Each type has
+``to_dict``/``from_dict`` so the whole result round-trips through OUT.json, which is the
+contract with `kaigiroku export` and the review page: extend it, don't break it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float  # seconds from the start of the recording
+    end: float
+    text: str  # as Whisper wrote it (raw, before cleaning)
+    probability: float  # Whisper's word probability, 0..1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text,
+                "probability": round(self.probability, 4)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Word":
+        return cls(float(d["start"]), float(d["end"]), str(d["text"]), float(d["probability"]))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One Whisper segment (decoding window), kept for re-export and debugging."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...]
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text,
+                "avg_logprob": round(self.avg_logprob, 4),
+                "no_speech_prob": round(self.no_speech_prob, 4),
+                "words": [w.to_dict() for w in self.words]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Segment":
+        return cls(float(d["start"]), float(d["end"]), str(d["text"]),
+                   tuple(Word.from_dict(w) for w in d.get("words", ())),
+                   float(d.get("avg_logprob", 0.0)), float(d.get("no_speech_prob", 0.0)))
+
+
+@dataclass(frozen=True)
+class Transcript:
+    language: str
+    duration: float  # seconds of audio that were transcribed
+    segments: tuple[Segment, ...]
+
+    def words(self) -> Iterator[Word]:
+        for seg in self.segments:
+            yield from seg.words
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"language": self.language, "duration": round(self.duration, 3),
+                "segments": [s.to_dict() for s in self.segments]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Transcript":
+        return cls(str(d["language"]), float(d["duration"]),
+                   tuple(Segment.from_dict(s) for s in d["segments"]))
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """A voice in the recording and how it is printed in the minutes."""
+
+    id: str  # stable id inside this result ("S1", "S2", …)
+    label: str  # printed label: 委員長, A委員, 説明者, 話者1, 発言者不明1 …
+    name: str | None = None  # participant name when known
+    role: str | None = None  # participant role when known
+    similarity: float | None = None  # cosine to the enrolled voice (speakers issue)
+    margin: float | None = None  # to the next-best candidate
+    uncertain: bool = False  # flag for the editor
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Speaker":
+        return cls(**{k: d.get(k) for k in ("id", "label", "name", "role", "similarity", "margin")},
+                   uncertain=bool(d.get("uncertain", False)))
+
+
+@dataclass(frozen=True)
+class Utterance:
+    start: float
+    end: float
+    speaker: str  # Speaker.id
+    words: tuple[Word, ...]
+    text: str  # text printed in the draft (cleaned); the raw text is "".join(words)
+
+    @property
+    def raw_text(self) -> str:
+        return "".join(w.text for w in self.words).strip()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "speaker": self.speaker,
+                "text": self.text, "raw_text": self.raw_text,
+                "words": [w.to_dict() for w in self.words]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Utterance":
+        return cls(float(d["start"]), float(d["end"]), str(d["speaker"]),
+                   tuple(Word.from_dict(w) for w in d.get("words", ())), str(d["text"]))
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    path: str  # as given by the user
+    sha256: str  # content hash of the input file (cache key, provenance)
+    duration: float  # seconds
+    sample_rate: int  # of the source file
+    channels: int  # of the source file
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AudioInfo":
+        return cls(str(d["path"]), str(d["sha256"]), float(d["duration"]), int(d["sample_rate"]),
+                   int(d["channels"]))
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which weights produced the result (provenance for the editor and for benchmarks)."""
+
+    name: str
+    source: str  # "embedded", "path" or "hub"
+    path: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelInfo":
+        return cls(str(d["name"]), str(d["source"]), str(d["path"]))
+
+
+@dataclass(frozen=True)
+class StageTime:
+    stage: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "seconds": round(self.seconds, 3)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StageTime":
+        return cls(str(d["stage"]), float(d["seconds"]))
+
+
+@dataclass(frozen=True)
+class Minutes:
+    """The full typed result of `kaigiroku draft`: what OUT.json holds."""
+
+    audio: AudioInfo
+    meeting: dict[str, Any] | None  # the validated meeting file (pipeline.meeting.Meeting.to_dict)
+    transcript: Transcript
+    speakers: tuple[Speaker, ...]
+    utterances: tuple[Utterance, ...]
+    models: tuple[ModelInfo, ...] = ()
+    timings: tuple[StageTime, ...] = ()
+    created: str = ""  # ISO 8601, local time
+    generator: str = field(default="kaigiroku")
+
+    def speaker(self, speaker_id: str) -> Speaker:
+        for s in self.speakers:
+            if s.id == speaker_id:
+                return s
+        raise KeyError(speaker_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA_VERSION,
+            "generator": self.generator,
+            "created": self.created,
+            "audio": self.audio.to_dict(),
+            "meeting": self.meeting,
+            "models": [m.to_dict() for m in self.models],
+            "timings": [t.to_dict() for t in self.timings],
+            "speakers": [s.to_dict() for s in self.speakers],
+            "utterances": [u.to_dict() for u in self.utterances],
+            "transcript": self.transcript.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Minutes":
+        if int(d.get("schema", 0)) > SCHEMA_VERSION:
+            raise ValueError(f"result schema {d.get('schema')} is newer than this kaigiroku "
+                             f"understands ({SCHEMA_VERSION})")
+        return cls(
+            audio=AudioInfo.from_dict(d["audio"]),
+            meeting=d.get("meeting"),
+            transcript=Transcript.from_dict(d["transcript"]),
+            speakers=tuple(Speaker.from_dict(s) for s in d["speakers"]),
+            utterances=tuple(Utterance.from_dict(u) for u in d["utterances"]),
+            models=tuple(ModelInfo.from_dict(m) for m in d.get("models", ())),
+            timings=tuple(StageTime.from_dict(t) for t in d.get("timings", ())),
+            created=str(d.get("created", "")),
+            generator=str(d.get("generator", "kaigiroku")),
+        )

@@ -1,0 +1,40 @@
+"""Shared fixtures. The privacy environment is applied before any test imports a model library."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.privacy import apply_offline_env
+
+apply_offline_env(allow_network=False)
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "tests" / "data" / "sample"
+BENCH = REPO.parent / "shared" / "bench"
+KAIGIROKU = [sys.executable, "-m", "pipeline"]
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    if not (SAMPLE / "meeting.flac").is_file():
+        pytest.fail(f"the bundled sample is missing: {SAMPLE}")
+    return SAMPLE
+
+
+@pytest.fixture()
+def options():
+    from pipeline.config import load_options
+
+    return load_options()
+
+
+@pytest.fixture()
+def cli_env() -> dict[str, str]:
+    """Environment for CLI subprocesses: the test's own privacy settings, one thread each."""
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env

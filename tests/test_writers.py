@@ -1,0 +1,114 @@
+import json
+
+import pytest
+from docx import Document
+
+from pipeline.errors import KaigirokuError
+from pipeline.fileio import check_writable
+from pipeline.meeting import Meeting, MeetingInfo, Participant
+from pipeline.types import AudioInfo, Minutes, Segment, Speaker, Transcript, Utterance, Word
+from pipeline.writers import get_writer, header_rows
+
+
+def minutes() -> Minutes:
+    w1 = (Word(1.0, 1.5, "ただいまから", 0.95), Word(1.5, 2.2, "開会します", 0.9))
+    w2 = (Word(3725.0, 3726.0, "資料に", 0.4), Word(3726.0, 3727.0, "沿って説明します", 0.88))
+    meeting = Meeting(
+        info=MeetingInfo(body="おいらせ町行政経営推進委員会", session="令和2年度 第1回", date="令和2年9月25日",
+                         place="庁議室", agenda=("14:00 開会", "15:30 閉会")),
+        participants=(Participant("田中 哲", "委員長"), Participant("中村 将人", "委員"),
+                      Participant("兼田 敦史", "事務局", title="総務課 主任主査"),
+                      Participant("川原 和貴", "説明者", title="政策推進課 主任主査")),
+        absent=("苫米地 義之",))
+    return Minutes(
+        audio=AudioInfo("m.flac", "0" * 64, 4000.0, 16000, 1),
+        meeting=meeting.to_dict(),
+        transcript=Transcript("ja", 4000.0, (Segment(1.0, 2.2, "ただいまから開会します", w1),
+                                             Segment(3725.0, 3727.0, "資料に沿って説明します", w2))),
+        speakers=(Speaker("S1", "委員長"), Speaker("S2", "説明者")),
+        utterances=(Utterance(1.0, 2.2, "S1", w1, "ただいまから開会します。"),
+                    Utterance(3725.0, 3727.0, "S2", w2, "資料に沿って説明します。")),
+        created="2026-11-26T10:00:00+09:00",
+    )
+
+
+def test_docx_has_title_header_and_one_row_per_utterance(tmp_path, options):
+    path = tmp_path / "d.docx"
+    get_writer("docx")(minutes(), path, options.export)
+    doc = Document(str(path))
+    assert doc.paragraphs[0].text == "会 議 録"
+    assert any(p.text == "発言要旨" for p in doc.paragraphs)
+    header, body = doc.tables
+    values = {r.cells[0].text: r.cells[1].text for r in header.rows}
+    assert list(values) == ["附属機関名", "回次", "日時", "場所", "出席者等", "次第及び進行", "説明者"]
+    assert values["附属機関名"] == "おいらせ町行政経営推進委員会"
+    assert "出席者：田中 哲、中村 将人" in values["出席者等"]
+    assert "欠席者：苫米地 義之" in values["出席者等"]
+    assert "事務局：総務課 主任主査 兼田 敦史" in values["出席者等"]
+    assert values["次第及び進行"] == "14:00 開会\n15:30 閉会"
+    assert values["説明者"] == "政策推進課 主任主査 川原 和貴"
+    rows = [(r.cells[0].text, r.cells[1].text) for r in body.rows]
+    assert rows == [("委員長", "[00:00:01] ただいまから開会します。"),
+                    ("説明者", "[01:02:05] 資料に沿って説明します。")]
+    # the time stamp is its own small run, so an editor can strip it with a style search
+    assert body.rows[0].cells[1].paragraphs[0].runs[0].style.name == "会議録時刻"
+
+
+def test_docx_without_meeting_file_leaves_header_cells_empty(tmp_path, options):
+    from dataclasses import replace
+
+    path = tmp_path / "d.docx"
+    get_writer("docx")(replace(minutes(), meeting=None), path, options.export)
+    header = Document(str(path)).tables[0]
+    assert [r.cells[1].text for r in header.rows] == [""] * 7
+
+
+def test_json_round_trips_the_typed_result(tmp_path, options):
+    path = tmp_path / "d.json"
+    m = minutes()
+    get_writer("json")(m, path, options.export)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["utterances"][1]["words"][0] == {"start": 3725.0, "end": 3726.0, "text": "資料に",
+                                                 "probability": 0.4}
+    assert Minutes.from_dict(data) == m
+
+
+def test_txt(tmp_path, options):
+    path = tmp_path / "d.txt"
+    get_writer("txt")(minutes(), path, options.export)
+    assert path.read_text(encoding="utf-8").splitlines()[1] == "[01:02:05] 説明者　資料に沿って説明します。"
+
+
+def test_unknown_format():
+    with pytest.raises(KaigirokuError, match="pdf"):
+        get_writer("pdf")
+
+
+def test_existing_output_is_never_replaced_without_force(tmp_path, options):
+    path = tmp_path / "edited.docx"
+    path.write_bytes(b"the editor's corrected draft")
+    with pytest.raises(KaigirokuError, match="--force"):
+        check_writable(path, force=False)
+    check_writable(path, force=True)
+
+
+def test_a_failing_writer_leaves_the_old_file_and_no_temp_file(tmp_path, options, monkeypatch):
+    from pipeline import writers
+
+    path = tmp_path / "d.json"
+    path.write_text("old", encoding="utf-8")
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writers.json, "dumps", boom)
+    with pytest.raises(KaigirokuError, match="ディスクがいっぱい"):
+        get_writer("json")(minutes(), path, options.export)
+    assert path.read_text(encoding="utf-8") == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json"]
+
+
+def test_header_rows_names_only_members_as_attendees():
+    m = Meeting.from_dict(minutes().meeting)
+    attendance = dict(header_rows(m))["出席者等"]
+    assert "兼田" not in attendance.split("\n")[1]
