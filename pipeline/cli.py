@@ -38,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="出力形式（docx, json, txt; 複数可）。既定は設定ファイルの export.formats")
     d.add_argument("--force", action="store_true", help="既にある出力ファイルを上書きする")
 
+    e = sub.add_parser("export", help="保存した結果 (.json) から原稿などを作り直す（音声認識はしない）")
+    e.add_argument("result", type=Path, help="`kaigiroku draft` が書いた .json")
+    e.add_argument("-o", "--output", type=Path, required=True, help="書き出す .docx（同じ名前で他の形式も）")
+    e.add_argument("--meeting", type=Path, help="会議ファイル（見出しの情報と speakers: の名前の付け替え）")
+    e.add_argument("--format", action="append", dest="formats", metavar="FMT", help="出力形式（docx, json, txt; 複数可）")
+    e.add_argument("--config", type=Path, help="設定ファイル")
+    e.add_argument("--force", action="store_true", help="既にある出力ファイルを上書きする")
+
     m = sub.add_parser("models", help="内蔵モデルの一覧と状態（チェックサム）")
     m.add_argument("--prepare", action="store_true", help="分割されたモデルを組み立てて確認する")
     return p
@@ -51,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "draft":
             return _draft(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "models":
             return _models(args)
     except KaigirokuError as e:
@@ -84,6 +94,18 @@ def _draft(args) -> int:
     total = sum(t.seconds for t in minutes.timings)
     print(f"原稿を書きました: {out}（{len(minutes.utterances)} 発言、録音 {minutes.audio.duration / 60:.1f} 分、"
           f"処理 {total / 60:.1f} 分）")
+    return 0
+
+
+def _export(args) -> int:
+    from .config import load_options
+    from .draft import run_export
+
+    options = load_options(args.config)
+    formats = tuple(args.formats) if args.formats else ("docx",)
+    minutes = run_export(args.result, args.output, options, meeting_path=args.meeting,
+                         formats=formats, force=args.force)
+    print(f"書き出しました: {args.output}（{len(minutes.utterances)} 発言）")
     return 0
 
 

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from .audio import AudioOptions
+from .diarize import DiarizeOptions
 from .errors import KaigirokuError
+from .identify import IdentifyOptions
 from .speakers import SpeakerOptions
 from .transcribe import TranscribeOptions
 from .writers import ExportOptions
@@ -28,11 +30,13 @@ class Options:
     audio: AudioOptions
     transcribe: TranscribeOptions
     speakers: SpeakerOptions
+    diarize: DiarizeOptions
+    identify: IdentifyOptions
     export: ExportOptions
 
 
 _CLASSES = {"audio": AudioOptions, "transcribe": TranscribeOptions, "speakers": SpeakerOptions,
-            "export": ExportOptions}
+            "diarize": DiarizeOptions, "identify": IdentifyOptions, "export": ExportOptions}
 
 
 def load_options(user_config: str | Path | None = None,

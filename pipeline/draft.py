@@ -1,6 +1,6 @@
 """The composition module: recording in, draft 会議録 out. It composes the stages, nothing else.
 
-decode → transcribe → (diarize) → assign words to speakers → label → write each format.
+decode → transcribe → diarize → name voices → assign words to speakers → label roles → write.
 """
 
 from __future__ import annotations
@@ -12,11 +12,15 @@ from pathlib import Path
 
 from .audio import load_audio
 from .config import Options
+from .diarize import diarize, load_diarizer
 from .fileio import check_writable
 from .hooks import Hook, null_hook
-from .meeting import empty_meeting, load_meeting
+from .identify import enroll, load_voice_clips, name_turns, speakers_for, utterance_evidence
+from .meeting import Meeting, empty_meeting, load_meeting
 from .models import resolve
-from .speakers import assign_speakers, placeholder_speakers, single_speaker_turns
+from .roles import label_speakers
+from .speakers import assign_speakers, single_speaker_turns
+from .types import Turn
 from .transcribe import transcribe
 from .types import Minutes, ModelInfo, StageTime
 from .writers import get_writer
@@ -33,50 +37,133 @@ def default_output(audio_path: Path) -> Path:
     return audio_path.with_suffix(".docx")
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: list[StageTime] = []
+        self._t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings.append(StageTime(stage, now - self._t))
+        self._t = now
+
+
+def max_speakers(meeting: Meeting) -> int | None:
+    """Present participants bound the number of voices (one more for 一同 or a guest)."""
+    return len(meeting.participants) + 1 if meeting.participants else None
+
+
+def anonymous_turns(turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
+    """Without enrollment, clusters become S1, S2 … in order of first speech."""
+    order = {c: f"S{i + 1}" for i, c in enumerate(dict.fromkeys(t.speaker for t in turns))}
+    return tuple(Turn(t.start, t.end, order[t.speaker]) for t in turns)
+
+
 def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str | Path | None,
               options: Options, *, force: bool = False, hook: Hook = null_hook) -> Minutes:
     audio_path = Path(audio_path)
     out = Path(out) if out else default_output(audio_path)
-    # Everything that can be checked cheaply is checked before the long stages start.
+    # Everything that can be checked cheaply is checked before the long stages start:
+    # the meeting file, the outputs, the models, the enrollment clips.
     meeting = load_meeting(meeting_path) if meeting_path else empty_meeting()
     outputs = output_paths(out, options.export.formats)
     writers = {fmt: get_writer(fmt) for fmt in outputs}
     for path in outputs.values():
         check_writable(path, force)
     asr_model = resolve(options.transcribe.model, "asr")
+    models = [ModelInfo(asr_model.name, asr_model.source, asr_model.path)]
+    clock = _Clock()
 
-    timings: list[StageTime] = []
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings.append(StageTime(stage, now - clock))
-        clock = now
+    diarizer = voices = None
+    if options.diarize.enabled:
+        clips = load_voice_clips(meeting.participants, options.audio, options.identify)
+        hook("load")
+        diarizer = load_diarizer(options.diarize)
+        models += [ModelInfo(m.name, m.source, m.path) for m in diarizer.models]
+        voices = enroll(clips, diarizer.campplus)
+        clock.lap("enroll")
 
     hook("decode")
     audio = load_audio(audio_path, options.audio)
-    lap("decode")
+    clock.lap("decode")
     transcript = transcribe(audio, asr_model, options.transcribe, meeting.vocabulary, hook)
-    lap("transcribe")
+    clock.lap("transcribe")
     if not any(True for _ in transcript.words()):
         logger.warning("%s: 発言が見つかりませんでした。原稿は見出しだけになります。", audio_path)
-    # Speakers issue (#3) replaces these two with diarization and enrollment.
-    turns = single_speaker_turns(audio.duration)
-    speakers = placeholder_speakers()
+
+    if diarizer is None:
+        turns = single_speaker_turns(audio.duration)
+        turns = anonymous_turns(turns)
+    else:
+        diarization = diarize(audio, diarizer, max_speakers=max_speakers(meeting), hook=hook)
+        clock.lap("diarize")
+        turns = diarization.turns or single_speaker_turns(audio.duration)
+        if voices:
+            turns, evidence = name_turns(audio, turns, diarization.centroids, voices,
+                                         meeting.participants, diarizer.campplus, options.identify)
+        else:
+            turns = anonymous_turns(turns)
+    speakers = speakers_for(turns, meeting.participants)
     utterances = assign_speakers(transcript, turns, options.speakers)
-    lap("assign")
+    if voices:
+        utterances = utterance_evidence(utterances, turns, evidence, voices, meeting.participants,
+                                        options.identify)
+    clock.lap("identify")
+    used = {u.speaker for u in utterances}
+    speakers = label_speakers(tuple(s for s in speakers if s.id in used), utterances, meeting)
+
     minutes = Minutes(
         audio=audio.info,
         meeting=meeting.to_dict(),
         transcript=transcript,
         speakers=speakers,
         utterances=utterances,
-        models=(ModelInfo(asr_model.name, asr_model.source, asr_model.path),),
-        timings=tuple(timings),
+        turns=tuple(t for t in turns if t.speaker in used),
+        models=tuple(models),
+        timings=tuple(clock.timings),
         created=datetime.now().astimezone().isoformat(timespec="seconds"),
     )
     for fmt, path in outputs.items():
         hook("write", path)
+        writers[fmt](minutes, path, options.export)
+    return minutes
+
+
+def run_export(result_path: str | Path, out: str | Path, options: Options, *,
+               meeting_path: str | Path | None = None, formats: tuple[str, ...] | None = None,
+               force: bool = False) -> Minutes:
+    """Rebuild outputs from a saved OUT.json: no decoding, ASR or diarization.
+
+    With a meeting file, its header fields and `speakers:` renames (話者1: 田中 哲) apply.
+    """
+    import json
+    from dataclasses import replace
+
+    from .errors import KaigirokuError
+    from .types import Speaker
+
+    result_path, out = Path(result_path), Path(out)
+    try:
+        minutes = Minutes.from_dict(json.loads(result_path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise KaigirokuError(f"結果ファイル {result_path} が見つかりません。`kaigiroku draft` が書いた .json を指定してください。") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise KaigirokuError(f"{result_path} は kaigiroku の結果ファイルとして読めません。`kaigiroku draft` が書いた .json を指定してください。",
+                             f"{type(e).__name__}: {e}") from e
+    meeting = load_meeting(meeting_path) if meeting_path else (
+        Meeting.from_dict(minutes.meeting) if minutes.meeting else empty_meeting())
+    outputs = output_paths(out, formats or options.export.formats)
+    writers = {fmt: get_writer(fmt) for fmt in outputs}
+    for path in outputs.values():
+        if path.resolve() != result_path.resolve():
+            check_writable(path, force)
+    # Labels are recomputed from who each voice is; anonymous voices keep their ids.
+    bare = tuple(Speaker(s.id, s.id, s.name, s.role, s.similarity, s.margin, s.uncertain)
+                 for s in minutes.speakers)
+    minutes = replace(minutes, meeting=meeting.to_dict(),
+                      speakers=label_speakers(bare, minutes.utterances, meeting))
+    for fmt, path in outputs.items():
+        if path.resolve() == result_path.resolve() and not force:
+            continue  # never rewrite the source result unless asked
         writers[fmt](minutes, path, options.export)
     return minutes

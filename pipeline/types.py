@@ -95,12 +95,31 @@ class Speaker:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """A stretch of one voice from diarization (exclusive: turns do not overlap)."""
+
+    start: float
+    end: float
+    speaker: str  # Speaker.id (or a cluster id before naming)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "speaker": self.speaker}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Turn":
+        return cls(float(d["start"]), float(d["end"]), str(d["speaker"]))
+
+
+@dataclass(frozen=True)
 class Utterance:
     start: float
     end: float
     speaker: str  # Speaker.id
     words: tuple[Word, ...]
     text: str  # text printed in the draft (cleaned); the raw text is "".join(words)
+    similarity: float | None = None  # cosine of this utterance's voice to its speaker's enrollment
+    margin: float | None = None  # similarity minus the best other enrolled voice
+    speaker_uncertain: bool = False  # flag for the editor: check who is speaking
 
     @property
     def raw_text(self) -> str:
@@ -109,12 +128,15 @@ class Utterance:
     def to_dict(self) -> dict[str, Any]:
         return {"start": round(self.start, 3), "end": round(self.end, 3), "speaker": self.speaker,
                 "text": self.text, "raw_text": self.raw_text,
+                "similarity": self.similarity, "margin": self.margin,
+                "speaker_uncertain": self.speaker_uncertain,
                 "words": [w.to_dict() for w in self.words]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Utterance":
         return cls(float(d["start"]), float(d["end"]), str(d["speaker"]),
-                   tuple(Word.from_dict(w) for w in d.get("words", ())), str(d["text"]))
+                   tuple(Word.from_dict(w) for w in d.get("words", ())), str(d["text"]),
+                   d.get("similarity"), d.get("margin"), bool(d.get("speaker_uncertain", False)))
 
 
 @dataclass(frozen=True)
@@ -172,6 +194,7 @@ class Minutes:
     transcript: Transcript
     speakers: tuple[Speaker, ...]
     utterances: tuple[Utterance, ...]
+    turns: tuple[Turn, ...] = ()  # the named diarization turns (for DER and the review page)
     models: tuple[ModelInfo, ...] = ()
     timings: tuple[StageTime, ...] = ()
     created: str = ""  # ISO 8601, local time
@@ -194,6 +217,7 @@ class Minutes:
             "timings": [t.to_dict() for t in self.timings],
             "speakers": [s.to_dict() for s in self.speakers],
             "utterances": [u.to_dict() for u in self.utterances],
+            "turns": [t.to_dict() for t in self.turns],
             "transcript": self.transcript.to_dict(),
         }
 
@@ -208,6 +232,7 @@ class Minutes:
             transcript=Transcript.from_dict(d["transcript"]),
             speakers=tuple(Speaker.from_dict(s) for s in d["speakers"]),
             utterances=tuple(Utterance.from_dict(u) for u in d["utterances"]),
+            turns=tuple(Turn.from_dict(t) for t in d.get("turns", ())),
             models=tuple(ModelInfo.from_dict(m) for m in d.get("models", ())),
             timings=tuple(StageTime.from_dict(t) for t in d.get("timings", ())),
             created=str(d.get("created", "")),

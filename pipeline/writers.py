@@ -93,16 +93,41 @@ def write_docx(minutes: Minutes, path: Path, options: ExportOptions) -> None:
     doc.add_paragraph("発言要旨", style="会議録見出し")
     body = doc.add_table(rows=0, cols=2)
     body.style = doc.styles["Table Grid"]
+    flagged = 0
     for u in minutes.utterances:
         left, right = body.add_row().cells
         left.paragraphs[0].text = minutes.speaker(u.speaker).label
+        if u.speaker_uncertain:
+            _shade(left, SPEAKER_FLAG_FILL)
+            flagged += 1
         para = right.paragraphs[0]
         if options.timestamps:
             para.add_run(f"[{hms(u.start)}] ", style="会議録時刻")
         para.add_run(u.text)
     _set_widths(body, (3.2, 13.8))
+    legend = []
+    if flagged:
+        legend.append("話者欄が黄色の発言は、声の照合が不確かです。録音で話者を確認してください。")
+    if options.timestamps:
+        legend.append("[時:分:秒] は録音の開始からの時刻です。")
+    if legend:
+        doc.add_paragraph("凡例　" + "　".join(legend), style="会議録凡例")
     with atomic_path(path) as tmp:
         doc.save(str(tmp))
+
+
+SPEAKER_FLAG_FILL = "FFF2CC"  # light yellow: check who is speaking
+
+
+def _shade(cell, fill: str) -> None:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    shd = OxmlElement("w:shd")
+    shd.set(qn("w:val"), "clear")
+    shd.set(qn("w:color"), "auto")
+    shd.set(qn("w:fill"), fill)
+    cell._tc.get_or_add_tcPr().append(shd)
 
 
 def _table(doc, rows: list[tuple[str, str]], widths: tuple[float, float]):

@@ -33,3 +33,26 @@ def truth_text(truth_json: Path) -> str:
 def cer(reference: str, hypothesis: str) -> float:
     ref, hyp = norm(reference), norm(hypothesis)
     return Levenshtein.distance(ref, hyp) / max(1, len(ref))
+
+
+def role_cer(truth_json: Path, rows: list[tuple[str, str]]) -> float:
+    """raCER: per role, that role's text against the reference role's text (score_docx.py)."""
+    from collections import defaultdict
+
+    truth = json.loads(truth_json.read_text(encoding="utf-8"))
+    ref, hyp = defaultdict(str), defaultdict(str)
+    for t in truth["turns"]:
+        ref[t["role"]] += norm(t["spoken"])
+    for label, text in rows:
+        hyp[label] += norm(text)
+    errors = sum(Levenshtein.distance(ref.get(r, ""), hyp.get(r, "")) for r in set(ref) | set(hyp))
+    return errors / max(1, sum(len(v) for v in ref.values()))
+
+
+def label_sequence(labels: list[str]) -> list[str]:
+    """Labels with consecutive repeats collapsed: the order in which people took the floor."""
+    out: list[str] = []
+    for label in labels:
+        if not out or out[-1] != label:
+            out.append(label)
+    return out

@@ -1,4 +1,5 @@
-from pipeline.speakers import SpeakerOptions, Turn, assign_speakers
+from pipeline.speakers import SpeakerOptions, assign_speakers
+from pipeline.types import Turn
 from pipeline.types import Segment, Transcript, Word
 
 
@@ -7,7 +8,7 @@ def transcript(*words: tuple[float, float, str]) -> Transcript:
     return Transcript("ja", 100.0, (Segment(ws[0].start, ws[-1].end, "".join(w.text for w in ws), ws),))
 
 
-OPTS = SpeakerOptions(turn_gap=1.2)
+OPTS = SpeakerOptions(turn_gap=1.2, snap_window=0.0, min_utterance=0.0)
 
 
 def test_each_word_takes_the_turn_it_overlaps_most_and_rows_split_at_changes():
@@ -43,3 +44,32 @@ def test_every_word_is_kept_once_in_time_order():
     flat = [w.text for u in utts for w in u.words]
     assert flat == [w for _, _, w in words]
     assert all(a.end <= b.start for a, b in zip(utts, utts[1:]))
+
+
+SLIVERS = SpeakerOptions(turn_gap=3.0, snap_window=1.0, min_utterance=0.8)
+
+
+def test_a_change_moves_to_the_pause_so_a_word_is_not_split():
+    # The diarization's edge falls inside "ありが|とうございました"; the pause is before it.
+    t = transcript((0.0, 2.0, "お願いします。"), (2.5, 2.9, "ありが"), (3.0, 4.5, "とうございました。"))
+    utts = assign_speakers(t, [Turn(0.0, 2.95, "S1"), Turn(2.95, 5.0, "S2")], SLIVERS)
+    assert [(u.speaker, u.text) for u in utts] == [("S1", "お願いします。"), ("S2", "ありがとうございました。")]
+
+
+def test_a_change_moves_forward_to_the_pause_too():
+    t = transcript((0.0, 2.0, "よろしいでしょう"), (2.05, 2.3, "か"), (3.0, 4.5, "補足します。"))
+    utts = assign_speakers(t, [Turn(0.0, 2.1, "S1"), Turn(2.1, 5.0, "S2")], SLIVERS)
+    assert [(u.speaker, u.text) for u in utts] == [("S1", "よろしいでしょうか"), ("S2", "補足します。")]
+
+
+def test_a_real_short_turn_survives_when_long_enough():
+    t = transcript((0.0, 2.0, "異議ありませんか。"), (2.5, 3.6, "異議なし。"), (4.0, 5.0, "決定します。"))
+    utts = assign_speakers(t, [Turn(0, 2.2, "S1"), Turn(2.2, 3.8, "S2"), Turn(3.8, 6, "S1")], SLIVERS)
+    assert [u.speaker for u in utts] == ["S1", "S2", "S1"]
+
+
+def test_a_sliver_between_two_turns_of_one_speaker_is_absorbed():
+    t = transcript((0.0, 2.0, "それでは"), (2.1, 2.4, "え"), (2.5, 4.0, "始めます。"))
+    utts = assign_speakers(t, [Turn(0, 2.05, "S1"), Turn(2.05, 2.45, "S2"), Turn(2.45, 5, "S1")],
+                           SpeakerOptions(turn_gap=3.0, snap_window=0.0, min_utterance=0.8))
+    assert [(u.speaker, u.text) for u in utts] == [("S1", "それではえ始めます。")]

@@ -26,8 +26,8 @@ def minutes() -> Minutes:
         transcript=Transcript("ja", 4000.0, (Segment(1.0, 2.2, "ただいまから開会します", w1),
                                              Segment(3725.0, 3727.0, "資料に沿って説明します", w2))),
         speakers=(Speaker("S1", "委員長"), Speaker("S2", "説明者")),
-        utterances=(Utterance(1.0, 2.2, "S1", w1, "ただいまから開会します。"),
-                    Utterance(3725.0, 3727.0, "S2", w2, "資料に沿って説明します。")),
+        utterances=(Utterance(1.0, 2.2, "S1", w1, "ただいまから開会します。", 0.91, 0.4),
+                    Utterance(3725.0, 3727.0, "S2", w2, "資料に沿って説明します。", 0.62, 0.03, True)),
         created="2026-11-26T10:00:00+09:00",
     )
 
@@ -52,6 +52,10 @@ def test_docx_has_title_header_and_one_row_per_utterance(tmp_path, options):
                     ("説明者", "[01:02:05] 資料に沿って説明します。")]
     # the time stamp is its own small run, so an editor can strip it with a style search
     assert body.rows[0].cells[1].paragraphs[0].runs[0].style.name == "会議録時刻"
+    # the uncertain speaker is shaded, the sure one is not, and the legend explains it
+    fills = [r.cells[0]._tc.xpath("./w:tcPr/w:shd/@w:fill") for r in body.rows]
+    assert fills == [[], ["FFF2CC"]]
+    assert "話者欄が黄色" in doc.paragraphs[-1].text
 
 
 def test_docx_without_meeting_file_leaves_header_cells_empty(tmp_path, options):

@@ -1,0 +1,129 @@
+"""Who spoke when: pyannote.audio 4's own SpeakerDiarization pipeline, fully offline.
+
+Segmentation is the embedded pyannote/segmentation-3.0 checkpoint; the speaker embedding is the
+embedded CAM++ model wrapped as a pyannote `Model` (pipeline/campplus.py). Audio goes in as an
+in-memory waveform, so pyannote never decodes files (its torchcodec decoder is not needed).
+The clusters found here are anonymous; naming them is pipeline/identify.py's job.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .audio import Audio
+from .errors import KaigirokuError
+from .hooks import Hook, null_hook
+from .models import ResolvedModel, resolve
+from .privacy import apply_offline_env
+from .types import Turn
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DiarizeOptions:
+    enabled: bool  # false: one speaker for the whole recording
+    segmentation: str  # model name or local checkpoint
+    embedding: str  # model name or local CAM++ state dict
+    threads: int  # torch threads (1 avoids OpenMP contention on small machines)
+    segmentation_step: float  # window step as a fraction of the 10 s window
+    segmentation_batch_size: int
+    embedding_batch_size: int
+    clustering_method: str  # scipy linkage method for agglomerative clustering
+    clustering_threshold: float  # cosine distance at which clusters stop merging (CAM++-tuned)
+    min_cluster_size: int
+    min_duration_off: float  # fill non-speech gaps shorter than this (s) inside a turn
+
+
+@dataclass(frozen=True, eq=False)
+class Diarizer:
+    pipeline: object  # pyannote.audio SpeakerDiarization, instantiated
+    campplus: object  # the CAM++ network inside it, reused to name voices (loaded once)
+    models: tuple[ResolvedModel, ResolvedModel]  # segmentation, embedding
+
+
+@dataclass(frozen=True, eq=False)
+class Diarization:
+    turns: tuple[Turn, ...]  # exclusive (no overlap), sorted; speakers are cluster ids "C1".."Cn"
+    centroids: dict[str, np.ndarray]  # cluster id -> CAM++ centroid (may hold NaN)
+
+
+def _import_pyannote():
+    apply_offline_env()
+    # pyannote warns at import that torchcodec cannot decode files; we never let it decode.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\s*torchcodec is not installed")
+        from pyannote.audio import Model
+        from pyannote.audio.core.plda import PLDA
+        from pyannote.audio.pipelines import SpeakerDiarization
+    return Model, PLDA, SpeakerDiarization
+
+
+def load_diarizer(options: DiarizeOptions) -> Diarizer:
+    """Build the pyannote pipeline from local weights only."""
+    import torch
+
+    torch.set_num_threads(options.threads)
+    Model, PLDA, SpeakerDiarization = _import_pyannote()
+    from .campplus import CampplusEmbedding
+
+    seg: ResolvedModel = resolve(options.segmentation, "segmentation")
+    emb: ResolvedModel = resolve(options.embedding, "embedding")
+    try:
+        segmentation = Model.from_pretrained(seg.path)
+        embedding = CampplusEmbedding(emb.path)
+    except Exception as e:  # torch/lightning raise many types for a bad checkpoint
+        raise KaigirokuError("話者区別のモデルを読み込めません。`kaigiroku models` で状態を確認してください。",
+                             f"{type(e).__name__}: {e}") from e
+    # SpeakerDiarization.__init__ resolves a PLDA from the hub (community-1) whatever the
+    # clustering; PLDA only serves VBx clustering, which is tuned for WeSpeaker, not CAM++.
+    # An uninitialised PLDA satisfies the constructor and is never used by agglomerative
+    # clustering.
+    unused_plda = PLDA.__new__(PLDA)
+    pipeline = SpeakerDiarization(
+        segmentation=segmentation,
+        embedding=embedding,
+        plda=unused_plda,
+        clustering="AgglomerativeClustering",
+        segmentation_step=options.segmentation_step,
+        segmentation_batch_size=options.segmentation_batch_size,
+        embedding_batch_size=options.embedding_batch_size,
+    )
+    pipeline.instantiate({
+        "segmentation": {"min_duration_off": options.min_duration_off},
+        "clustering": {"method": options.clustering_method,
+                       "threshold": options.clustering_threshold,
+                       "min_cluster_size": options.min_cluster_size},
+    })
+    return Diarizer(pipeline, embedding.campplus, (seg, emb))
+
+
+def diarize(audio: Audio, diarizer: Diarizer, *, max_speakers: int | None = None,
+            hook: Hook = null_hook) -> Diarization:
+    import torch
+
+    def progress(step, artifact=None, file=None, total=None, completed=None):
+        if total:
+            hook(f"diarize:{step}", total=float(total), completed=float(completed or 0))
+
+    waveform = {"waveform": torch.from_numpy(audio.samples).unsqueeze(0), "sample_rate": audio.sample_rate}
+    with torch.inference_mode():
+        output = diarizer.pipeline(waveform, max_speakers=max_speakers, hook=progress)
+    annotation = output.exclusive_speaker_diarization
+    # speaker_embeddings rows follow speaker_diarization.labels(); the exclusive annotation
+    # uses the same labels.
+    labels = output.speaker_diarization.labels()
+    names = {label: f"C{i + 1}" for i, label in enumerate(labels)}
+    embeddings = output.speaker_embeddings
+    centroids = {names[label]: np.asarray(embeddings[i], dtype=np.float32)
+                 for i, label in enumerate(labels)
+                 if embeddings is not None and i < len(embeddings)}
+    turns = tuple(sorted((Turn(float(seg.start), float(seg.end), names[label])
+                          for seg, _, label in annotation.itertracks(yield_label=True)),
+                         key=lambda t: (t.start, t.end)))
+    logger.info("diarization: %d turns, %d clusters", len(turns), len(names))
+    return Diarization(turns=turns, centroids=centroids)

@@ -1,0 +1,243 @@
+"""Name the voices: enrolled participants by their clips, everyone else 発言者不明N or 話者N.
+
+What a probe on the bench meeting found (issue #3): pyannote's clusters are nearly pure, yet
+naming whole clusters one-to-one fails badly (one short turn lands in a similar voice's cluster,
+a speaker splits in two, and lettering by first speech then shifts every member). So each turn
+is named by its own nearest enrolled voice, leaning on its cluster's centroid when the turn is
+short, and a Viterbi pass keeps the speaker from flipping inside a cluster without strong
+evidence. A voice that matches nobody well enough is never given a name.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from .audio import Audio, AudioOptions, load_audio
+from .errors import KaigirokuError
+from .meeting import Participant
+from .types import Turn
+from .types import Speaker, Utterance
+
+logger = logging.getLogger(__name__)
+SR = 16000
+
+
+@dataclass(frozen=True)
+class IdentifyOptions:
+    full_trust: float  # s of speech from which a turn's own embedding outweighs its cluster's
+    switch_penalty: float  # cost of changing voice inside one pyannote cluster (cosine × s)
+    match_threshold: float  # cosine to the best enrolled voice below which a run stays unknown
+    uncertain_margin: float  # best minus second-best cosine below which the editor is warned
+    min_enroll_speech: float  # seconds of speech an enrollment clip must hold
+
+
+@dataclass(frozen=True, eq=False)
+class Voice:
+    participant: Participant
+    embedding: np.ndarray  # L2-normalised (192,)
+
+
+@dataclass(frozen=True)
+class Match:
+    speaker: str  # Speaker.id
+    similarity: float | None
+    margin: float | None
+
+
+def speech_seconds(samples: np.ndarray) -> float:
+    """Seconds of speech by Silero VAD (shipped inside faster-whisper, offline)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    stamps = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=300))
+    return sum(s["end"] - s["start"] for s in stamps) / SR
+
+
+@dataclass(frozen=True, eq=False)
+class VoiceClip:
+    participant: Participant
+    samples: np.ndarray  # 16 kHz mono
+
+
+def load_voice_clips(participants: Sequence[Participant], audio_options: AudioOptions,
+                     options: IdentifyOptions) -> tuple[VoiceClip, ...]:
+    """Read every participant's clip and check it holds enough speech; errors name the person.
+
+    Runs before any model is loaded, so a bad clip is reported in seconds, not after ASR.
+    """
+    clips = []
+    for p in participants:
+        if p.voice is None:
+            continue
+        try:
+            clip = load_audio(p.voice, audio_options)
+        except KaigirokuError as e:
+            raise KaigirokuError(f"参加者 {p.name} の声の録音: {e.message}", e.detail) from e
+        speech = speech_seconds(clip.samples)
+        if speech < options.min_enroll_speech:
+            raise KaigirokuError(
+                f"参加者 {p.name} の声の録音 {p.voice} は話し声が短すぎます（{speech:.1f}秒）。"
+                f"{options.min_enroll_speech:.0f}秒以上話している録音にしてください。")
+        clips.append(VoiceClip(p, clip.samples))
+    return tuple(clips)
+
+
+def enroll(clips: Sequence[VoiceClip], model) -> tuple[Voice, ...]:
+    """Embed each clip with the same CAM++ model that names the meeting's voices."""
+    from .campplus import embed_waveform
+
+    return tuple(Voice(c.participant, embed_waveform(model, c.samples)) for c in clips)
+
+
+def participant_id(index: int) -> str:
+    return f"P{index + 1}"
+
+
+def _span_audio(audio: Audio, spans: Sequence[tuple[float, float]]) -> np.ndarray:
+    parts = [audio.samples[int(s * SR):int(e * SR)] for s, e in spans]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def score(model, audio: Audio, spans: Sequence[tuple[float, float]], voices: Sequence[Voice]) -> np.ndarray | None:
+    """Cosine of the spans' speech to each enrolled voice; None when too short to embed."""
+    from .campplus import embed_waveform
+
+    x = _span_audio(audio, spans)
+    if len(x) < SR // 2:
+        return None
+    emb = embed_waveform(model, x)
+    return np.array([float(emb @ v.embedding) for v in voices])
+
+
+def _normalise(x: np.ndarray) -> np.ndarray | None:
+    n = float(np.linalg.norm(x))
+    return None if not np.isfinite(n) or n == 0 else x / n
+
+
+def turn_scores(audio: Audio, turns: Sequence[Turn], centroids: dict[str, np.ndarray],
+                voices: Sequence[Voice], model, options: IdentifyOptions) -> tuple[np.ndarray, np.ndarray]:
+    """(turns, voices) cosine evidence: the turn's own voice, leaning on its cluster when short.
+
+    A 0.5 s piece says little about who spoke; the cluster's centroid (pooled over all of its
+    speech) says more, unless the cluster mixes two voices. Long turns decide for themselves.
+    Returns (blended, own); `own` is NaN where a turn is too short to embed.
+    """
+    V = np.stack([v.embedding for v in voices])
+    cluster_sims = {c: (e @ V.T) for c, x in centroids.items() if (e := _normalise(x)) is not None}
+    blended = np.zeros((len(turns), len(voices)))
+    own_all = np.full((len(turns), len(voices)), np.nan)
+    for i, t in enumerate(turns):
+        own = score(model, audio, [(t.start, t.end)], voices)
+        pooled = cluster_sims.get(t.speaker)
+        if own is not None:
+            own_all[i] = own
+        if own is None and pooled is None:
+            blended[i] = options.match_threshold  # no evidence: neutral, neighbours decide
+        elif own is None:
+            blended[i] = pooled
+        elif pooled is None:
+            blended[i] = own
+        else:
+            alpha = min(1.0, (t.end - t.start) / options.full_trust)
+            blended[i] = alpha * own + (1 - alpha) * pooled
+    return blended, own_all
+
+
+def viterbi(scores: np.ndarray, weights: np.ndarray, same_cluster: np.ndarray,
+            threshold: float, switch_penalty: float) -> np.ndarray:
+    """Best voice per turn (index len(voices) = nobody) under a penalty for changing voice.
+
+    Emission: weight × cosine (nobody scores `threshold`); changing voice between two turns of
+    the same pyannote cluster costs `switch_penalty`, between clusters almost nothing. So one
+    word-sized turn cannot flip the speaker, yet a cluster that merged two voices still splits.
+    """
+    n, k = scores.shape
+    emit = np.concatenate([scores, np.full((n, 1), threshold)], axis=1) * weights[:, None]
+    total = emit[0].copy()
+    back = np.zeros((n, k + 1), dtype=int)
+    for i in range(1, n):
+        penalty = switch_penalty if same_cluster[i] else 0.02 * switch_penalty
+        stay = total
+        best_prev = int(total.argmax())
+        switch = total[best_prev] - penalty
+        take_switch = switch > stay
+        back[i] = np.where(take_switch, best_prev, np.arange(k + 1))
+        total = np.maximum(stay, switch) + emit[i]
+    path = np.zeros(n, dtype=int)
+    path[-1] = int(total.argmax())
+    for i in range(n - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    return path
+
+
+def name_turns(audio: Audio, turns: Sequence[Turn], centroids: dict[str, np.ndarray],
+               voices: Sequence[Voice], participants: Sequence[Participant], model,
+               options: IdentifyOptions) -> tuple[tuple[Turn, ...], np.ndarray]:
+    """Relabel cluster turns with participant ids (P1…) or, matching nobody, unknown ids (U1…).
+
+    Also returns each turn's own cosine to every voice (NaN when too short), the evidence that
+    `utterance_evidence` reports to the editor.
+    """
+    if not turns:
+        return (), np.zeros((0, len(voices)))
+    index = {id(p): i for i, p in enumerate(participants)}
+    scores, own = turn_scores(audio, turns, centroids, voices, model, options)
+    weights = np.array([min(t.end - t.start, options.full_trust) for t in turns]) + 0.1
+    same = np.array([i > 0 and turns[i].speaker == turns[i - 1].speaker for i in range(len(turns))])
+    path = viterbi(scores, weights, same, options.match_threshold, options.switch_penalty)
+    unknown: dict[str, str] = {}
+    out = []
+    for t, state in zip(turns, path):
+        if state == len(voices):
+            # A voice that matches nobody keeps its cluster: one 発言者不明 label per cluster.
+            who = unknown.setdefault(t.speaker, f"U{len(unknown) + 1}")
+        else:
+            who = participant_id(index[id(voices[state].participant)])
+        out.append(Turn(t.start, t.end, who))
+    return tuple(out), own
+
+
+def utterance_evidence(utterances: Sequence[Utterance], turns: Sequence[Turn], own: np.ndarray,
+                       voices: Sequence[Voice], participants: Sequence[Participant],
+                       options: IdentifyOptions) -> tuple[Utterance, ...]:
+    """Per utterance: cosine to the assigned speaker's enrolled voice and margin to the best other.
+
+    Pooled from the turns the utterance overlaps (weighted by overlap), so no audio is embedded
+    twice.
+    """
+    voice_of = {participant_id(i): k for k, v in enumerate(voices)
+                for i, p in enumerate(participants) if p is v.participant}
+    starts = np.array([t.start for t in turns])
+    ends = np.array([t.end for t in turns])
+    out = []
+    for u in utterances:
+        k = voice_of.get(u.speaker)
+        if k is None:  # a voice that matched no enrolled participant
+            out.append(replace(u, speaker_uncertain=True))
+            continue
+        overlap = np.clip(np.minimum(ends, u.end) - np.maximum(starts, u.start), 0, None)
+        usable = (overlap > 0) & ~np.isnan(own[:, 0]) if len(turns) else np.zeros(0, bool)
+        if not usable.any():
+            out.append(replace(u, speaker_uncertain=True))
+            continue
+        sims = (own[usable] * overlap[usable, None]).sum(axis=0) / overlap[usable].sum()
+        mine = float(sims[k])
+        margin = mine - float(np.delete(sims, k).max()) if len(voices) > 1 else 1.0
+        out.append(replace(u, similarity=round(mine, 4), margin=round(margin, 4),
+                           speaker_uncertain=bool(margin < options.uncertain_margin
+                                                  or mine < options.match_threshold)))
+    return tuple(out)
+
+
+def speakers_for(turns: Sequence[Turn], participants: Sequence[Participant]) -> tuple[Speaker, ...]:
+    """One Speaker per id used in `turns` (labels are set later by pipeline/roles.py)."""
+    by_id = {participant_id(i): p for i, p in enumerate(participants)}
+    out = []
+    for sid in dict.fromkeys(t.speaker for t in turns):
+        p = by_id.get(sid)
+        out.append(Speaker(id=sid, label=sid, name=p.name if p else None, role=p.role if p else None,
+                           uncertain=p is None))
+    return tuple(out)
