@@ -35,16 +35,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--device", choices=("cpu", "cuda"), help="計算に使う装置")
     d.add_argument("--threads", type=int, help="CPU のスレッド数")
     d.add_argument("--format", action="append", dest="formats", metavar="FMT",
-                   help="出力形式（docx, json, txt; 複数可）。既定は設定ファイルの export.formats")
+                   help="出力形式（docx, json, txt, srt, vtt, rttm; 複数可）。既定は設定ファイルの export.formats")
     d.add_argument("--force", action="store_true", help="既にある出力ファイルを上書きする")
+    d.add_argument("--public", action="store_true", help="公開用: 印や時刻を付けない原稿にする")
 
     e = sub.add_parser("export", help="保存した結果 (.json) から原稿などを作り直す（音声認識はしない）")
     e.add_argument("result", type=Path, help="`kaigiroku draft` が書いた .json")
     e.add_argument("-o", "--output", type=Path, required=True, help="書き出す .docx（同じ名前で他の形式も）")
     e.add_argument("--meeting", type=Path, help="会議ファイル（見出しの情報と speakers: の名前の付け替え）")
-    e.add_argument("--format", action="append", dest="formats", metavar="FMT", help="出力形式（docx, json, txt; 複数可）")
+    e.add_argument("--format", action="append", dest="formats", metavar="FMT", help="出力形式（docx, json, txt, srt, vtt, rttm; 複数可）")
     e.add_argument("--config", type=Path, help="設定ファイル")
     e.add_argument("--force", action="store_true", help="既にある出力ファイルを上書きする")
+    e.add_argument("--public", action="store_true", help="公開用: 印や時刻を付けない原稿にする")
+    e.add_argument("--reclean", action="store_true",
+                   help="保存された文を使わず、認識結果の語から今の設定で整え直す（編集した文は失われます）")
 
     m = sub.add_parser("models", help="内蔵モデルの一覧と状態（チェックサム）")
     m.add_argument("--prepare", action="store_true", help="分割されたモデルを組み立てて確認する")
@@ -83,7 +87,8 @@ def _draft(args) -> int:
     from .progress import RichProgress
 
     overrides = {"transcribe": {"model": args.model, "device": args.device, "cpu_threads": args.threads},
-                 "export": {"formats": tuple(args.formats) if args.formats else None}}
+                 "export": {"formats": tuple(args.formats) if args.formats else None,
+                            "public": True if args.public else None}}
     if args.device == "cuda":
         overrides["transcribe"]["compute_type"] = "float16"
     options = load_options(args.config, overrides)
@@ -101,10 +106,10 @@ def _export(args) -> int:
     from .config import load_options
     from .draft import run_export
 
-    options = load_options(args.config)
+    options = load_options(args.config, {"export": {"public": True if args.public else None}})
     formats = tuple(args.formats) if args.formats else ("docx",)
     minutes = run_export(args.result, args.output, options, meeting_path=args.meeting,
-                         formats=formats, force=args.force)
+                         formats=formats, force=args.force, reclean=args.reclean)
     print(f"書き出しました: {args.output}（{len(minutes.utterances)} 発言）")
     return 0
 

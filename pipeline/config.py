@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from .audio import AudioOptions
+from .clean import CleanOptions
 from .diarize import DiarizeOptions
 from .errors import KaigirokuError
 from .identify import IdentifyOptions
+from .pii import PiiOptions
 from .speakers import SpeakerOptions
 from .transcribe import TranscribeOptions
 from .writers import ExportOptions
@@ -32,11 +34,14 @@ class Options:
     speakers: SpeakerOptions
     diarize: DiarizeOptions
     identify: IdentifyOptions
+    clean: CleanOptions
+    pii: PiiOptions
     export: ExportOptions
 
 
 _CLASSES = {"audio": AudioOptions, "transcribe": TranscribeOptions, "speakers": SpeakerOptions,
-            "diarize": DiarizeOptions, "identify": IdentifyOptions, "export": ExportOptions}
+            "diarize": DiarizeOptions, "identify": IdentifyOptions, "clean": CleanOptions,
+            "pii": PiiOptions, "export": ExportOptions}
 
 
 def load_options(user_config: str | Path | None = None,

@@ -10,7 +10,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from .agenda import find_headings, load_markers, markers_path
 from .audio import load_audio
+from .clean import clean_utterances, load_corrections
 from .config import Options
 from .diarize import diarize, load_diarizer
 from .fileio import check_writable
@@ -18,6 +20,7 @@ from .hooks import Hook, null_hook
 from .identify import enroll, load_voice_clips, name_turns, speakers_for, utterance_evidence
 from .meeting import Meeting, empty_meeting, load_meeting
 from .models import resolve
+from .pii import find_pii
 from .roles import label_speakers
 from .speakers import assign_speakers, single_speaker_turns
 from .types import Turn
@@ -59,6 +62,13 @@ def anonymous_turns(turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
     return tuple(Turn(t.start, t.end, order[t.speaker]) for t in turns)
 
 
+def finish_text(utterances, meeting: Meeting, options: Options, markers=()):
+    """Clean the words into 会議録 text, mark 黒塗り候補, and find the agenda headings."""
+    utterances = clean_utterances(utterances, options.clean, meeting.vocabulary)
+    utterances = find_pii(utterances, meeting, options.pii)
+    return utterances, find_headings(utterances, meeting.info.agenda, markers)
+
+
 def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str | Path | None,
               options: Options, *, force: bool = False, hook: Hook = null_hook) -> Minutes:
     audio_path = Path(audio_path)
@@ -72,6 +82,10 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
         check_writable(path, force)
     asr_model = resolve(options.transcribe.model, "asr")
     models = [ModelInfo(asr_model.name, asr_model.source, asr_model.path)]
+    if options.clean.enabled:
+        load_corrections(options.clean.corrections)  # a broken dictionary fails now, not later
+    sidecar = markers_path(audio_path)
+    markers = load_markers(sidecar) if sidecar.is_file() else []
     clock = _Clock()
 
     diarizer = voices = None
@@ -111,6 +125,8 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     clock.lap("identify")
     used = {u.speaker for u in utterances}
     speakers = label_speakers(tuple(s for s in speakers if s.id in used), utterances, meeting)
+    utterances, headings = finish_text(utterances, meeting, options, markers)
+    clock.lap("clean")
 
     minutes = Minutes(
         audio=audio.info,
@@ -119,6 +135,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
         speakers=speakers,
         utterances=utterances,
         turns=tuple(t for t in turns if t.speaker in used),
+        headings=headings,
         models=tuple(models),
         timings=tuple(clock.timings),
         created=datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -131,10 +148,12 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
 
 def run_export(result_path: str | Path, out: str | Path, options: Options, *,
                meeting_path: str | Path | None = None, formats: tuple[str, ...] | None = None,
-               force: bool = False) -> Minutes:
+               force: bool = False, reclean: bool = False) -> Minutes:
     """Rebuild outputs from a saved OUT.json: no decoding, ASR or diarization.
 
-    With a meeting file, its header fields and `speakers:` renames (話者1: 田中 哲) apply.
+    With a meeting file, its header fields and `speakers:` renames (話者1: 田中 哲) apply. The
+    saved text is kept as it is (an editor may have corrected it) unless `reclean` asks to
+    derive it again from the raw words with the current cleaning options.
     """
     import json
     from dataclasses import replace
@@ -162,6 +181,9 @@ def run_export(result_path: str | Path, out: str | Path, options: Options, *,
                  for s in minutes.speakers)
     minutes = replace(minutes, meeting=meeting.to_dict(),
                       speakers=label_speakers(bare, minutes.utterances, meeting))
+    if reclean:
+        utterances, headings = finish_text(minutes.utterances, meeting, options)
+        minutes = replace(minutes, utterances=utterances, headings=headings)
     for fmt, path in outputs.items():
         if path.resolve() == result_path.resolve() and not force:
             continue  # never rewrite the source result unless asked

@@ -111,6 +111,23 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """A span of an utterance's printed text the editor should look at."""
+
+    start: int  # character offsets into Utterance.text
+    end: int
+    kind: str  # "low_confidence" (Whisper was unsure) | "pii" (黒塗り候補: mask before publishing)
+    note: str = ""  # e.g. what kind of personal information
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Mark":
+        return cls(int(d["start"]), int(d["end"]), str(d["kind"]), str(d.get("note", "")))
+
+
+@dataclass(frozen=True)
 class Utterance:
     start: float
     end: float
@@ -120,6 +137,7 @@ class Utterance:
     similarity: float | None = None  # cosine of this utterance's voice to its speaker's enrollment
     margin: float | None = None  # similarity minus the best other enrolled voice
     speaker_uncertain: bool = False  # flag for the editor: check who is speaking
+    marks: tuple[Mark, ...] = ()  # flagged spans of `text`
 
     @property
     def raw_text(self) -> str:
@@ -130,13 +148,33 @@ class Utterance:
                 "text": self.text, "raw_text": self.raw_text,
                 "similarity": self.similarity, "margin": self.margin,
                 "speaker_uncertain": self.speaker_uncertain,
+                "marks": [m.to_dict() for m in self.marks],
                 "words": [w.to_dict() for w in self.words]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Utterance":
         return cls(float(d["start"]), float(d["end"]), str(d["speaker"]),
                    tuple(Word.from_dict(w) for w in d.get("words", ())), str(d["text"]),
-                   d.get("similarity"), d.get("margin"), bool(d.get("speaker_uncertain", False)))
+                   d.get("similarity"), d.get("margin"), bool(d.get("speaker_uncertain", False)),
+                   tuple(Mark.from_dict(m) for m in d.get("marks", ())))
+
+
+@dataclass(frozen=True)
+class Heading:
+    """An agenda heading row of the 発言要旨 table (開会, 案件1 …, 休憩, 閉会)."""
+
+    before: int  # index of the utterance it precedes (len(utterances) = at the end)
+    time: float  # seconds from the start of the recording
+    title: str
+    source: str  # "markers" (pressed while recording) | "agenda" (matched in the speech)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"before": self.before, "time": round(self.time, 3), "title": self.title,
+                "source": self.source}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Heading":
+        return cls(int(d["before"]), float(d["time"]), str(d["title"]), str(d["source"]))
 
 
 @dataclass(frozen=True)
@@ -195,6 +233,7 @@ class Minutes:
     speakers: tuple[Speaker, ...]
     utterances: tuple[Utterance, ...]
     turns: tuple[Turn, ...] = ()  # the named diarization turns (for DER and the review page)
+    headings: tuple[Heading, ...] = ()
     models: tuple[ModelInfo, ...] = ()
     timings: tuple[StageTime, ...] = ()
     created: str = ""  # ISO 8601, local time
@@ -217,6 +256,7 @@ class Minutes:
             "timings": [t.to_dict() for t in self.timings],
             "speakers": [s.to_dict() for s in self.speakers],
             "utterances": [u.to_dict() for u in self.utterances],
+            "headings": [h.to_dict() for h in self.headings],
             "turns": [t.to_dict() for t in self.turns],
             "transcript": self.transcript.to_dict(),
         }
@@ -233,6 +273,7 @@ class Minutes:
             speakers=tuple(Speaker.from_dict(s) for s in d["speakers"]),
             utterances=tuple(Utterance.from_dict(u) for u in d["utterances"]),
             turns=tuple(Turn.from_dict(t) for t in d.get("turns", ())),
+            headings=tuple(Heading.from_dict(h) for h in d.get("headings", ())),
             models=tuple(ModelInfo.from_dict(m) for m in d.get("models", ())),
             timings=tuple(StageTime.from_dict(t) for t in d.get("timings", ())),
             created=str(d.get("created", "")),

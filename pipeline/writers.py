@@ -1,20 +1,22 @@
 """One writer per output format, chosen by name (`get_writer`), after openai/whisper.
 
-Every writer takes the typed result (`Minutes`) and a path, and writes atomically.
+Every writer takes the typed result (`Minutes`) and a path, and writes atomically. The docx
+takes its styling (fonts, sizes, margins, table widths) from configs/minutes-template.docx.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .errors import KaigirokuError
 from .fileio import atomic_path
 from .meeting import Meeting, empty_meeting
-from .types import Minutes
+from .types import Heading, Minutes, Utterance
 
 logger = logging.getLogger(__name__)
 
@@ -23,14 +25,19 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 @dataclass(frozen=True)
 class ExportOptions:
-    formats: tuple[str, ...]  # which writers `draft` runs (docx, json, txt)
+    formats: tuple[str, ...]  # which writers `draft` runs (docx, json, txt, srt, vtt, rttm)
     timestamps: bool  # print each utterance's start time in the draft
     template: str  # .docx holding the styles; relative names are under configs/
+    public: bool  # the variant for publication: no flags, no timestamps
 
 
 Writer = Callable[[Minutes, Path, ExportOptions], None]
 
 MEMBER_ROLES = ("委員長", "副委員長", "会長", "副会長", "委員")
+# Highlight colours (python-docx WD_COLOR_INDEX names) and shading, explained in the legend.
+LOW_CONFIDENCE_COLOR = "YELLOW"
+PII_COLOR = "TURQUOISE"
+SPEAKER_FLAG_FILL = "FFF2CC"  # light yellow shading of the speaker cell
 
 
 def hms(seconds: float) -> str:
@@ -38,18 +45,69 @@ def hms(seconds: float) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+def _clock(seconds: float, sep: str) -> str:
+    ms = int(round(seconds * 1000))
+    return f"{ms // 3600000:02d}:{ms % 3600000 // 60000:02d}:{ms % 60000 // 1000:02d}{sep}{ms % 1000:03d}"
+
+
+def rows(minutes: Minutes) -> Iterator[Heading | Utterance]:
+    """Headings and utterances in reading order."""
+    headings = sorted(minutes.headings, key=lambda h: h.before)
+    k = 0
+    for i, u in enumerate(minutes.utterances):
+        while k < len(headings) and headings[k].before <= i:
+            yield headings[k]
+            k += 1
+        yield u
+    yield from headings[k:]
+
+
 def write_json(minutes: Minutes, path: Path, options: ExportOptions) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(minutes.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def write_txt(minutes: Minutes, path: Path, options: ExportOptions) -> None:
-    lines = []
-    for u in minutes.utterances:
-        stamp = f"[{hms(u.start)}] " if options.timestamps else ""
-        lines.append(f"{stamp}{minutes.speaker(u.speaker).label}　{u.text}")
+def _text_file(path: Path, lines: list[str]) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_txt(minutes: Minutes, path: Path, options: ExportOptions) -> None:
+    stamps = options.timestamps and not options.public
+    lines = []
+    for row in rows(minutes):
+        stamp = f"[{hms(row.time if isinstance(row, Heading) else row.start)}] " if stamps else ""
+        if isinstance(row, Heading):
+            lines.append(f"\n{stamp}■ {row.title}")
+        else:
+            lines.append(f"{stamp}{minutes.speaker(row.speaker).label}　{row.text}")
+    _text_file(path, lines)
+
+
+def write_srt(minutes: Minutes, path: Path, options: ExportOptions) -> None:
+    lines = []
+    for n, u in enumerate(minutes.utterances, 1):
+        lines += [str(n), f"{_clock(u.start, ',')} --> {_clock(u.end, ',')}",
+                  f"{minutes.speaker(u.speaker).label}：{u.text}", ""]
+    _text_file(path, lines)
+
+
+def write_vtt(minutes: Minutes, path: Path, options: ExportOptions) -> None:
+    lines = ["WEBVTT", ""]
+    for u in minutes.utterances:
+        lines += [f"{_clock(u.start, '.')} --> {_clock(u.end, '.')}",
+                  f"<v {minutes.speaker(u.speaker).label}>{u.text}", ""]
+    _text_file(path, lines)
+
+
+def write_rttm(minutes: Minutes, path: Path, options: ExportOptions) -> None:
+    """Diarization as RTTM (speaker = printed label), for scoring with pyannote.metrics."""
+    uri = Path(minutes.audio.path).stem.replace(" ", "_")
+    labels = {s.id: s.label.replace(" ", "_") for s in minutes.speakers}
+    turns = minutes.turns or tuple(minutes.utterances)
+    lines = [f"SPEAKER {uri} 1 {t.start:.3f} {t.end - t.start:.3f} <NA> <NA> {labels.get(t.speaker, t.speaker)} <NA> <NA>"
+             for t in turns]
+    _text_file(path, lines)
 
 
 def header_rows(meeting: Meeting) -> list[tuple[str, str]]:
@@ -87,36 +145,117 @@ def write_docx(minutes: Minutes, path: Path, options: ExportOptions) -> None:
     from docx import Document  # python-docx; only the exporter needs it
 
     doc = Document(str(_template(options)))
+    if len(doc.tables) < 2:
+        raise KaigirokuError(f"会議録のひな形 {_template(options)} に表が2つ（見出し表と発言表）ありません。ひな形を作り直してください。")
+    header_proto, body_proto = (_copy_table(t) for t in doc.tables[:2])
+    for t in doc.tables[:2]:
+        t._tbl.getparent().remove(t._tbl)
     meeting = Meeting.from_dict(minutes.meeting) if minutes.meeting else empty_meeting()
+    public = options.public
     doc.add_paragraph("会 議 録", style="会議録タイトル")
-    _table(doc, header_rows(meeting), widths=(3.2, 13.8))
+    header = _new_table(doc, header_proto)
+    for label, value in header_rows(meeting):
+        left, right = _new_row(header, header_proto)
+        left.paragraphs[0].text = label
+        lines = value.split("\n") if value else [""]
+        right.paragraphs[0].text = lines[0]
+        for line in lines[1:]:
+            right.add_paragraph(line)
     doc.add_paragraph("発言要旨", style="会議録見出し")
-    body = doc.add_table(rows=0, cols=2)
-    body.style = doc.styles["Table Grid"]
-    flagged = 0
-    for u in minutes.utterances:
-        left, right = body.add_row().cells
-        left.paragraphs[0].text = minutes.speaker(u.speaker).label
-        if u.speaker_uncertain:
-            _shade(left, SPEAKER_FLAG_FILL)
-            flagged += 1
+    body = _new_table(doc, body_proto)
+    used = set()
+    for row in rows(minutes):
+        left, right = _new_row(body, body_proto)
+        if isinstance(row, Heading):
+            cell = left.merge(right)  # a full-width row: the agenda heading
+            for extra in cell.paragraphs[1:]:  # merging leaves one empty paragraph per cell
+                extra._p.getparent().remove(extra._p)
+            para = cell.paragraphs[0]
+            para.style = doc.styles["会議録議題"]
+            if options.timestamps and not public:
+                para.add_run(f"[{hms(row.time)}] ", style="会議録時刻")
+            para.add_run(row.title)
+            continue
+        left.paragraphs[0].text = minutes.speaker(row.speaker).label
         para = right.paragraphs[0]
-        if options.timestamps:
-            para.add_run(f"[{hms(u.start)}] ", style="会議録時刻")
-        para.add_run(u.text)
-    _set_widths(body, (3.2, 13.8))
-    legend = []
-    if flagged:
-        legend.append("話者欄が黄色の発言は、声の照合が不確かです。録音で話者を確認してください。")
-    if options.timestamps:
-        legend.append("[時:分:秒] は録音の開始からの時刻です。")
+        if options.timestamps and not public:
+            para.add_run(f"[{hms(row.start)}] ", style="会議録時刻")
+        if public:
+            para.add_run(row.text)
+            continue
+        if row.speaker_uncertain:
+            _shade(left, SPEAKER_FLAG_FILL)
+            used.add("speaker")
+        for text, kinds in _segments(row):
+            run = para.add_run(text)
+            if kinds:
+                run.font.highlight_color = _color(PII_COLOR if "pii" in kinds else LOW_CONFIDENCE_COLOR)
+                used |= kinds
+    legend = _legend(used, options.timestamps and not public)
     if legend:
         doc.add_paragraph("凡例　" + "　".join(legend), style="会議録凡例")
     with atomic_path(path) as tmp:
         doc.save(str(tmp))
 
 
-SPEAKER_FLAG_FILL = "FFF2CC"  # light yellow: check who is speaking
+def _legend(used: set[str], timestamps: bool) -> list[str]:
+    out = []
+    if "speaker" in used:
+        out.append("話者欄が黄色の発言は、声の照合が不確かです。録音で話者を確認してください。")
+    if "low_confidence" in used:
+        out.append("黄色の語は、音声認識の確からしさが低い語です。")
+    if "pii" in used:
+        out.append("水色の語は、公開前に確認が必要な個人情報の候補（黒塗り候補）です。")
+    if timestamps:
+        out.append("[時:分:秒] は録音の開始からの時刻です。")
+    return out
+
+
+def _segments(u: Utterance) -> list[tuple[str, set[str]]]:
+    """Split the text where the set of marks covering it changes."""
+    cuts = sorted({0, len(u.text)} | {m.start for m in u.marks} | {m.end for m in u.marks})
+    out = []
+    for a, b in zip(cuts, cuts[1:]):
+        if a >= b or b > len(u.text):
+            continue
+        kinds = {m.kind for m in u.marks if m.start <= a and b <= m.end}
+        out.append((u.text[a:b], kinds))
+    return out
+
+
+def _color(name: str):
+    from docx.enum.text import WD_COLOR_INDEX
+
+    return getattr(WD_COLOR_INDEX, name)
+
+
+def _copy_table(table):
+    tbl = copy.deepcopy(table._tbl)
+    model_row = copy.deepcopy(tbl.tr_lst[0])
+    for tr in list(tbl.tr_lst):
+        tbl.remove(tr)
+    return tbl, model_row
+
+
+def _new_table(doc, proto):
+    from docx.table import Table
+
+    tbl = copy.deepcopy(proto[0])
+    body = doc.element.body
+    sect = body.sectPr
+    if sect is not None:
+        sect.addprevious(tbl)
+    else:
+        body.append(tbl)
+    return Table(tbl, doc._body)
+
+
+def _new_row(table, proto):
+    from docx.table import _Row
+
+    tr = copy.deepcopy(proto[1])
+    table._tbl.append(tr)
+    return _Row(tr, table).cells
 
 
 def _shade(cell, fill: str) -> None:
@@ -130,30 +269,8 @@ def _shade(cell, fill: str) -> None:
     cell._tc.get_or_add_tcPr().append(shd)
 
 
-def _table(doc, rows: list[tuple[str, str]], widths: tuple[float, float]):
-    table = doc.add_table(rows=0, cols=2)
-    table.style = doc.styles["Table Grid"]
-    for label, value in rows:
-        left, right = table.add_row().cells
-        left.paragraphs[0].text = label
-        lines = value.split("\n") if value else [""]
-        right.paragraphs[0].text = lines[0]
-        for line in lines[1:]:
-            right.add_paragraph(line)
-    _set_widths(table, widths)
-    return table
-
-
-def _set_widths(table, widths_cm: tuple[float, ...]) -> None:
-    from docx.shared import Cm
-
-    table.autofit = False
-    for row in table.rows:
-        for cell, w in zip(row.cells, widths_cm):
-            cell.width = Cm(w)
-
-
-_WRITERS: dict[str, Writer] = {"docx": write_docx, "json": write_json, "txt": write_txt}
+_WRITERS: dict[str, Writer] = {"docx": write_docx, "json": write_json, "txt": write_txt,
+                               "srt": write_srt, "vtt": write_vtt, "rttm": write_rttm}
 
 
 def get_writer(name: str) -> Writer:

@@ -61,6 +61,7 @@ def main() -> None:
     paragraph_style(doc, "会議録タイトル", 16, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, after=12)
     paragraph_style(doc, "会議録見出し", 12, bold=True, before=12, after=6)
     paragraph_style(doc, "会議録表", 10.5)
+    paragraph_style(doc, "会議録議題", 10.5, bold=True)  # agenda heading rows (開会, 案件1 …)
     stamp = doc.styles.add_style("会議録時刻", WD_STYLE_TYPE.CHARACTER)  # [00:12:34] before each utterance
     stamp.font.size = Pt(8)
     stamp.font.color.rgb = RGBColor(0x59, 0x59, 0x59)
@@ -70,6 +71,16 @@ def main() -> None:
     for child in list(body):
         if child.tag != qn("w:sectPr"):
             body.remove(child)
+    # Two prototype tables, copied by the writer: 1) the header (項目 | 内容), 2) the 発言要旨
+    # (発言者 | 発言). Their widths, borders and style are the draft's; edit them in Word.
+    for widths in ((Mm(32), Mm(138)), (Mm(28), Mm(142))):
+        table = doc.add_table(rows=1, cols=2)
+        table.style = doc.styles["Table Grid"]
+        table.autofit = False
+        for cell, width in zip(table.rows[0].cells, widths):
+            cell.width = width
+        for col, width in zip(table.columns, widths):
+            col.width = width
     OUT.parent.mkdir(parents=True, exist_ok=True)
     doc.save(OUT)
     print(f"wrote {OUT}")

@@ -6,7 +6,7 @@ from docx import Document
 from pipeline.errors import KaigirokuError
 from pipeline.fileio import check_writable
 from pipeline.meeting import Meeting, MeetingInfo, Participant
-from pipeline.types import AudioInfo, Minutes, Segment, Speaker, Transcript, Utterance, Word
+from pipeline.types import AudioInfo, Heading, Mark, Minutes, Segment, Speaker, Transcript, Turn, Utterance, Word
 from pipeline.writers import get_writer, header_rows
 
 
@@ -116,3 +116,64 @@ def test_header_rows_names_only_members_as_attendees():
     m = Meeting.from_dict(minutes().meeting)
     attendance = dict(header_rows(m))["出席者等"]
     assert "兼田" not in attendance.split("\n")[1]
+
+
+def rich_minutes() -> Minutes:
+    from dataclasses import replace
+
+    m = minutes()
+    u0, u1 = m.utterances
+    u1 = replace(u1, marks=(Mark(0, 3, "low_confidence"), Mark(5, 7, "pii", "人名")))
+    return replace(m, utterances=(u0, u1),
+                   headings=(Heading(0, 0.5, "開会", "agenda"), Heading(1, 3725.0, "案件1 公民館講座について", "agenda"),
+                             Heading(2, 3800.0, "閉会", "agenda")),
+                   turns=(Turn(1.0, 2.2, "S1"), Turn(3725.0, 3727.0, "S2")))
+
+
+def test_heading_rows_are_merged_full_width_rows_in_order(tmp_path, options):
+    path = tmp_path / "d.docx"
+    get_writer("docx")(rich_minutes(), path, options.export)
+    body = Document(str(path)).tables[1]
+    merged = [r.cells[0]._tc is r.cells[-1]._tc for r in body.rows]
+    assert merged == [True, False, True, False, True]
+    assert [r.cells[0].text for r in body.rows if r.cells[0]._tc is r.cells[-1]._tc] == [
+        "[00:00:00] 開会", "[01:02:05] 案件1 公民館講座について", "[01:03:20] 閉会"]
+
+
+def test_marked_words_are_highlighted_and_explained(tmp_path, options):
+    from docx.enum.text import WD_COLOR_INDEX
+
+    path = tmp_path / "d.docx"
+    get_writer("docx")(rich_minutes(), path, options.export)
+    doc = Document(str(path))
+    runs = doc.tables[1].rows[3].cells[1].paragraphs[0].runs
+    coloured = [(r.text, r.font.highlight_color) for r in runs if r.font.highlight_color]
+    assert coloured == [("資料に", WD_COLOR_INDEX.YELLOW), ("て説", WD_COLOR_INDEX.TURQUOISE)]
+    legend = doc.paragraphs[-1].text
+    assert "黄色の語" in legend and "黒塗り候補" in legend and "話者欄が黄色" in legend
+
+
+def test_public_variant_has_no_flags_and_no_times(tmp_path, options):
+    from dataclasses import replace
+
+    path = tmp_path / "public.docx"
+    get_writer("docx")(rich_minutes(), path, replace(options.export, public=True))
+    doc = Document(str(path))
+    body = doc.tables[1]
+    assert [r.cells[-1].text for r in body.rows] == ["開会", "ただいまから開会します。", "案件1 公民館講座について",
+                                                     "資料に沿って説明します。", "閉会"]
+    assert not any(r.font.highlight_color for row in body.rows for p in row.cells[1].paragraphs for r in p.runs)
+    assert not body.rows[3].cells[0]._tc.xpath("./w:tcPr/w:shd")
+    assert all(p.style.name != "会議録凡例" for p in doc.paragraphs)
+
+
+def test_subtitle_and_rttm_writers(tmp_path, options):
+    m = rich_minutes()
+    for fmt in ("srt", "vtt", "rttm"):
+        get_writer(fmt)(m, tmp_path / f"d.{fmt}", options.export)
+    srt = (tmp_path / "d.srt").read_text(encoding="utf-8").splitlines()
+    assert srt[:3] == ["1", "00:00:01,000 --> 00:00:02,200", "委員長：ただいまから開会します。"]
+    vtt = (tmp_path / "d.vtt").read_text(encoding="utf-8").splitlines()
+    assert vtt[0] == "WEBVTT" and vtt[3] == "<v 委員長>ただいまから開会します。"
+    rttm = (tmp_path / "d.rttm").read_text(encoding="utf-8").splitlines()
+    assert rttm[1] == "SPEAKER m 1 3725.000 2.000 <NA> <NA> 説明者 <NA> <NA>"

@@ -1,0 +1,64 @@
+from pipeline.clean import CleanOptions, Tagged, clean_utterances, clean_words, kanji_number
+from pipeline.types import Utterance, Word
+
+OPTS = CleanOptions(enabled=True, fillers=("えー", "えーと", "あのー", "あの", "まあ", "その"),
+                    punctuation=True, numerals=True, corrections="", vocabulary_fix=True,
+                    low_confidence=0.5)
+
+
+def words(*texts, prob=0.9):
+    return [Word(i, i + 1, t, prob) for i, t in enumerate(texts)]
+
+
+def clean(*texts, vocabulary=(), corrections=None, opts=OPTS):
+    return clean_words(words(*texts), opts, corrections or {}, vocabulary).text
+
+
+def test_standalone_fillers_go_but_words_that_contain_them_stay():
+    assert clean("えー、", "それでは", "始めます。") == "それでは始めます。"
+    assert clean(" あのー", " 資料を", "ご覧ください。") == "資料をご覧ください。"
+    assert clean("その他", "ございますか。") == "その他ございますか。"          # not a filler here
+    assert clean("あの", "施設は", "まあまあです。") == "あの施設はまあまあです。"   # not standalone
+    assert clean("それは", "、まあ、", "検討します。") == "それは、検討します。"
+
+
+def test_punctuation_is_full_width_and_segment_spaces_become_punctuation():
+    assert clean("終わります", " 以上で", "閉会します") == "終わります。以上で閉会します。"
+    assert clean("予算は", " 120万円で", "した.") == "予算は、120万円でした。"
+    assert clean("どうでしょうか?") == "どうでしょうか？"
+    assert clean("3.5", "パーセント") == "3.5パーセント"   # a decimal point stays
+
+
+def test_numerals_become_arabic_where_they_count_not_in_set_phrases():
+    assert clean("案件一について") == "案件1について"
+    assert clean("三件、", "百二十万円、", "令和六年度") == "3件、120万円、令和6年度"
+    assert clean("第二回", "二〇二四年") == "第2回2024年"
+    assert clean("一番人気", "一同", "一般の方") == "一番人気一同一般の方"
+
+
+def test_kanji_number_parser():
+    assert [kanji_number(s) for s in ("一", "十", "十二", "百二十", "三千五", "二〇二四", "万")] == \
+        [1, 10, 12, 120, 3005, 2024, None]
+
+
+def test_corrections_and_vocabulary_near_misses():
+    assert clean("公民間講座を", "開きます。", vocabulary=("公民館講座",)) == "公民館講座を開きます。"
+    assert clean("参加出来ます。", corrections={"出来ます": "できます"}) == "参加できます。"
+    assert clean("審議会", vocabulary=("審議会",)) == "審議会"   # short words are left alone
+
+
+def test_every_character_keeps_its_source_word_and_low_confidence_is_marked():
+    ws = [Word(0, 1, "予算は", 0.9), Word(1, 2, "百二十", 0.3), Word(2, 3, "万円", 0.95), Word(3, 4, "です", 0.9)]
+    (u,) = clean_utterances([Utterance(0, 4, "S1", tuple(ws), "")], OPTS)
+    assert u.text == "予算は120万円です。"
+    assert [(u.text[m.start:m.end], m.kind) for m in u.marks] == [("120", "low_confidence")]
+
+
+def test_cleaning_off_keeps_whisper_text():
+    off = CleanOptions(**{**OPTS.__dict__, "enabled": False})
+    assert clean(" えー、", "案件一", opts=off) == "えー、案件一"
+
+
+def test_tagged_sub_insertion():
+    t = Tagged(list("ab"), [0, 1]).sub(__import__("re").compile("(?<=a)"), lambda m: "、")
+    assert (t.text, t.src) == ("a、b", [0, -1, 1])
