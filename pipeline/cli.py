@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="出力形式（docx, json, txt, srt, vtt, rttm; 複数可）。既定は設定ファイルの export.formats")
     d.add_argument("--force", action="store_true", help="既にある出力ファイルを上書きする")
     d.add_argument("--public", action="store_true", help="公開用: 印や時刻を付けない原稿にする")
+    d.add_argument("--no-cache", action="store_true",
+                   help="途中結果（出力先の .kaigiroku-cache/）を使わず、保存もしない")
 
     e = sub.add_parser("export", help="保存した結果 (.json) から原稿などを作り直す（音声認識はしない）")
     e.add_argument("result", type=Path, help="`kaigiroku draft` が書いた .json")
@@ -73,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  detail: {e.detail}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("中断しました。出力ファイルは書かれていません（書き途中のファイルは残りません）。", file=sys.stderr)
+        print("中断しました。出力ファイルは書かれていません。終わった段階の結果は出力先の .kaigiroku-cache/ に"
+              "保存されているので、同じコマンドで続きから再開できます。", file=sys.stderr)
         return 130
     except MemoryError:
         print("エラー: メモリが足りません。他のアプリを閉じるか、短い録音に分けてください。", file=sys.stderr)
@@ -94,7 +97,7 @@ def _draft(args) -> int:
     options = load_options(args.config, overrides)
     with RichProgress() as progress:
         minutes = run_draft(args.audio, args.meeting, args.output, options, force=args.force,
-                            hook=progress)
+                            hook=progress, cache=not args.no_cache)
     out = args.output or args.audio.with_suffix(".docx")
     total = sum(t.seconds for t in minutes.timings)
     print(f"原稿を書きました: {out}（{len(minutes.utterances)} 発言、録音 {minutes.audio.duration / 60:.1f} 分、"

@@ -51,6 +51,16 @@ class Diarization:
     turns: tuple[Turn, ...]  # exclusive (no overlap), sorted; speakers are cluster ids "C1".."Cn"
     centroids: dict[str, np.ndarray]  # cluster id -> CAM++ centroid (may hold NaN)
 
+    def to_dict(self) -> dict:
+        return {"turns": [t.to_dict() for t in self.turns],
+                "centroids": {c: np.where(np.isnan(v), None, v).tolist() for c, v in self.centroids.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Diarization":
+        return cls(tuple(Turn.from_dict(t) for t in d["turns"]),
+                   {c: np.array([np.nan if x is None else x for x in v], dtype=np.float32)
+                    for c, v in d["centroids"].items()})
+
 
 def _import_pyannote():
     apply_offline_env()

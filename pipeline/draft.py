@@ -6,15 +6,22 @@ decode → transcribe → diarize → name voices → assign words to speakers �
 from __future__ import annotations
 
 import logging
+import os
 import time
+from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from .agenda import find_headings, load_markers, markers_path
-from .audio import load_audio
+from .audio import file_sha256, load_audio
+from .cache import StageCache
 from .clean import clean_utterances, load_corrections
 from .config import Options
-from .diarize import diarize, load_diarizer
+from .errors import KaigirokuError
+from .diarize import Diarization, diarize, load_diarizer
 from .fileio import check_writable
 from .hooks import Hook, null_hook
 from .identify import enroll, load_voice_clips, name_turns, speakers_for, utterance_evidence
@@ -23,9 +30,8 @@ from .models import resolve
 from .pii import find_pii
 from .roles import label_speakers
 from .speakers import assign_speakers, single_speaker_turns
-from .types import Turn
 from .transcribe import transcribe
-from .types import Minutes, ModelInfo, StageTime
+from .types import Minutes, ModelInfo, StageTime, Transcript, Turn
 from .writers import get_writer
 
 logger = logging.getLogger(__name__)
@@ -69,8 +75,46 @@ def finish_text(utterances, meeting: Meeting, options: Options, markers=()):
     return utterances, find_headings(utterances, meeting.info.agenda, markers)
 
 
+class _Stages:
+    """Names the stage a long run failed in, and what is already saved for a resume."""
+
+    def __init__(self, caching: bool):
+        self.caching = caching
+        self.done: list[str] = []
+
+    @contextmanager
+    def run(self, label: str):
+        try:
+            yield
+        except KaigirokuError as e:
+            raise KaigirokuError(f"{label}で止まりました: {e.message}{self._saved()}", e.detail) from e
+        except MemoryError as e:
+            raise KaigirokuError(f"{label}の途中でメモリが足りなくなりました。{self._saved()}"
+                                 "他のアプリを閉じてから、同じコマンドをもう一度実行してください。",
+                                 "MemoryError") from e
+        self.done.append(label)
+
+    def _saved(self) -> str:
+        if self.caching and self.done:
+            return f"（{'・'.join(self.done)}の結果は保存済みで、同じコマンドで続きから再開します）"
+        return ""
+
+
+def _test_stop(stage: str) -> None:
+    """Test hook: KAIGIROKU_STOP_AFTER=transcribe interrupts right after that stage is cached,
+    as a Ctrl-C would (tests/test_resume.py)."""
+    if os.environ.get("KAIGIROKU_STOP_AFTER") == stage:
+        raise KeyboardInterrupt(stage)
+
+
+def _options_key(options, *skip: str) -> dict:
+    """An options dataclass as a cache key, without fields that do not change the result."""
+    return {k: v for k, v in asdict(options).items() if k not in skip}
+
+
 def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str | Path | None,
-              options: Options, *, force: bool = False, hook: Hook = null_hook) -> Minutes:
+              options: Options, *, force: bool = False, hook: Hook = null_hook,
+              cache: bool = True) -> Minutes:
     audio_path = Path(audio_path)
     out = Path(out) if out else default_output(audio_path)
     # Everything that can be checked cheaply is checked before the long stages start:
@@ -86,42 +130,75 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
         load_corrections(options.clean.corrections)  # a broken dictionary fails now, not later
     sidecar = markers_path(audio_path)
     markers = load_markers(sidecar) if sidecar.is_file() else []
-    clock = _Clock()
-
-    diarizer = voices = None
+    clips = ()
     if options.diarize.enabled:
         clips = load_voice_clips(meeting.participants, options.audio, options.identify)
-        hook("load")
-        diarizer = load_diarizer(options.diarize)
-        models += [ModelInfo(m.name, m.source, m.path) for m in diarizer.models]
-        voices = enroll(clips, diarizer.campplus)
-        clock.lap("enroll")
+        models += [ModelInfo(m.name, m.source, m.path) for m in (
+            resolve(options.diarize.segmentation, "segmentation"), resolve(options.diarize.embedding, "embedding"))]
+    stages = StageCache.beside(out, enabled=cache)
+    step = _Stages(cache)
+    clock = _Clock()
 
     hook("decode")
     audio = load_audio(audio_path, options.audio)
     clock.lap("decode")
-    transcript = transcribe(audio, asr_model, options.transcribe, meeting.vocabulary, hook)
+
+    key = stages.key(audio.info.sha256, options.audio, asr_model.path,
+                     _options_key(options.transcribe, "cpu_threads"), list(meeting.vocabulary))
+    cached = stages.load("transcribe", key)
+    if cached is not None:
+        transcript = Transcript.from_dict(cached)
+    else:
+        with step.run("音声認識"):
+            transcript = transcribe(audio, asr_model, options.transcribe, meeting.vocabulary, hook)
+            stages.save("transcribe", key, transcript.to_dict())
     clock.lap("transcribe")
+    _test_stop("transcribe")
     if not any(True for _ in transcript.words()):
         logger.warning("%s: 発言が見つかりませんでした。原稿は見出しだけになります。", audio_path)
 
-    if diarizer is None:
-        turns = single_speaker_turns(audio.duration)
-        turns = anonymous_turns(turns)
+    evidence = None
+    if not options.diarize.enabled:
+        turns = anonymous_turns(single_speaker_turns(audio.duration))
     else:
-        diarization = diarize(audio, diarizer, max_speakers=max_speakers(meeting), hook=hook)
+        diarizer = None
+        dkey = stages.key(audio.info.sha256, max_speakers(meeting),
+                          _options_key(options.diarize, "threads", "segmentation_batch_size", "embedding_batch_size"))
+        cached = stages.load("diarize", dkey)
+        if cached is not None:
+            diarization = Diarization.from_dict(cached)
+        else:
+            with step.run("話者の区別"):
+                hook("load")
+                diarizer = load_diarizer(options.diarize)
+                diarization = diarize(audio, diarizer, max_speakers=max_speakers(meeting), hook=hook)
+                stages.save("diarize", dkey, diarization.to_dict())
         clock.lap("diarize")
+        _test_stop("diarize")
         turns = diarization.turns or single_speaker_turns(audio.duration)
-        if voices:
-            turns, evidence = name_turns(audio, turns, diarization.centroids, voices,
-                                         meeting.participants, diarizer.campplus, options.identify)
+        if clips:
+            ikey = stages.key(dkey, [(c.participant.name, file_sha256(c.participant.voice)) for c in clips],
+                              options.identify, [p.name for p in meeting.participants])
+            cached = stages.load("identify", ikey)
+            if cached is not None:
+                turns = tuple(Turn.from_dict(t) for t in cached["turns"])
+                evidence = np.array([[np.nan if x is None else x for x in row] for row in cached["evidence"]],
+                                    dtype=float).reshape(len(turns), len(clips))
+            else:
+                with step.run("話者の照合"):
+                    diarizer = diarizer or load_diarizer(options.diarize)
+                    voices = enroll(clips, diarizer.campplus)
+                    turns, evidence = name_turns(audio, turns, diarization.centroids, voices,
+                                                 meeting.participants, diarizer.campplus, options.identify)
+                    stages.save("identify", ikey, {"turns": [t.to_dict() for t in turns],
+                                                   "evidence": np.where(np.isnan(evidence), None, evidence).tolist()})
         else:
             turns = anonymous_turns(turns)
     speakers = speakers_for(turns, meeting.participants)
     utterances = assign_speakers(transcript, turns, options.speakers)
-    if voices:
-        utterances = utterance_evidence(utterances, turns, evidence, voices, meeting.participants,
-                                        options.identify)
+    if evidence is not None:
+        utterances = utterance_evidence(utterances, turns, evidence, [c.participant for c in clips],
+                                        meeting.participants, options.identify)
     clock.lap("identify")
     used = {u.speaker for u in utterances}
     speakers = label_speakers(tuple(s for s in speakers if s.id in used), utterances, meeting)
@@ -140,9 +217,10 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
         timings=tuple(clock.timings),
         created=datetime.now().astimezone().isoformat(timespec="seconds"),
     )
-    for fmt, path in outputs.items():
-        hook("write", path)
-        writers[fmt](minutes, path, options.export)
+    with step.run("書き出し"):
+        for fmt, path in outputs.items():
+            hook("write", path)
+            writers[fmt](minutes, path, options.export)
     return minutes
 
 
@@ -158,7 +236,6 @@ def run_export(result_path: str | Path, out: str | Path, options: Options, *,
     import json
     from dataclasses import replace
 
-    from .errors import KaigirokuError
     from .types import Speaker
 
     result_path, out = Path(result_path), Path(out)

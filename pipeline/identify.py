@@ -201,15 +201,16 @@ def name_turns(audio: Audio, turns: Sequence[Turn], centroids: dict[str, np.ndar
 
 
 def utterance_evidence(utterances: Sequence[Utterance], turns: Sequence[Turn], own: np.ndarray,
-                       voices: Sequence[Voice], participants: Sequence[Participant],
+                       enrolled: Sequence[Participant], participants: Sequence[Participant],
                        options: IdentifyOptions) -> tuple[Utterance, ...]:
     """Per utterance: cosine to the assigned speaker's enrolled voice and margin to the best other.
 
-    Pooled from the turns the utterance overlaps (weighted by overlap), so no audio is embedded
+    `own` holds each turn's cosine to each enrolled voice (columns in `enrolled` order); it is
+    pooled over the turns the utterance overlaps (weighted by overlap), so no audio is embedded
     twice.
     """
-    voice_of = {participant_id(i): k for k, v in enumerate(voices)
-                for i, p in enumerate(participants) if p is v.participant}
+    voice_of = {participant_id(i): k for k, e in enumerate(enrolled)
+                for i, p in enumerate(participants) if p.name == e.name}
     starts = np.array([t.start for t in turns])
     ends = np.array([t.end for t in turns])
     out = []
@@ -225,7 +226,7 @@ def utterance_evidence(utterances: Sequence[Utterance], turns: Sequence[Turn], o
             continue
         sims = (own[usable] * overlap[usable, None]).sum(axis=0) / overlap[usable].sum()
         mine = float(sims[k])
-        margin = mine - float(np.delete(sims, k).max()) if len(voices) > 1 else 1.0
+        margin = mine - float(np.delete(sims, k).max()) if len(enrolled) > 1 else 1.0
         out.append(replace(u, similarity=round(mine, 4), margin=round(margin, 4),
                            speaker_uncertain=bool(margin < options.uncertain_margin
                                                   or mine < options.match_threshold)))

@@ -1,0 +1,76 @@
+"""Resumable stages: an interrupted draft resumes without redoing ASR (marked slow)."""
+
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+
+from conftest import KAIGIROKU
+
+pytestmark = pytest.mark.slow
+
+
+def draft(sample_dir, out, *extra, env=None):
+    return subprocess.run([*KAIGIROKU, "-v", "draft", sample_dir / "meeting.flac", "--meeting",
+                           sample_dir / "meeting.yaml", "-o", out, *extra],
+                          capture_output=True, text=True, timeout=900, env=env)
+
+
+def result(path):
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [(u["speaker"], u["text"]) for u in data["utterances"]], data["speakers"], data["headings"]
+
+
+def test_interrupted_after_asr_resumes_without_asr_and_gives_the_same_draft(sample_dir, tmp_path):
+    out = tmp_path / "resumed" / "draft.docx"
+    env = dict(os.environ, KAIGIROKU_STOP_AFTER="transcribe")
+    first = draft(sample_dir, out, env=env)
+    assert first.returncode == 130 and "再開できます" in first.stderr
+    assert not out.exists()
+    cache = out.parent / ".kaigiroku-cache"
+    assert [p.name.split("-")[0] for p in cache.iterdir()] == ["transcribe"]
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in cache.iterdir())
+
+    second = draft(sample_dir, out)
+    assert second.returncode == 0, second.stderr
+    assert "transcribe: reusing the cached result" in second.stderr
+    assert "Processing audio" not in second.stderr          # faster-whisper did not run
+    assert "diarize: saved" in second.stderr
+
+    plain = draft(sample_dir, tmp_path / "plain" / "draft.docx", "--no-cache")
+    assert plain.returncode == 0, plain.stderr
+    assert not (tmp_path / "plain" / ".kaigiroku-cache").exists()
+    assert result(out.with_suffix(".json")) == result(tmp_path / "plain" / "draft.json")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_a_changed_label_option_recomputes_only_what_it_affects(sample_dir, tmp_path):
+    out = tmp_path / "d.docx"
+    assert draft(sample_dir, out).returncode == 0
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("identify:\n  switch_penalty: 0.2\n", encoding="utf-8")
+    again = draft(sample_dir, out, "--force", "--config", cfg)
+    assert again.returncode == 0, again.stderr
+    assert "transcribe: reusing" in again.stderr and "diarize: reusing" in again.stderr
+    assert "identify: saved" in again.stderr
+
+
+def test_disk_full_names_the_stage_and_what_is_saved(sample_dir, tmp_path):
+    """A real full disk: the output folder is a 64 KiB tmpfs in a private mount namespace."""
+    import shutil
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode:
+        pytest.skip("needs mount namespaces (root)")
+    folder = tmp_path / "small"
+    folder.mkdir()
+    out = folder / "d.docx"
+    script = f'mount -t tmpfs -o size=64k none "{folder}" && exec "$@"'
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", *map(str, KAIGIROKU), "draft",
+                        str(sample_dir / "meeting.flac"), "--meeting", str(sample_dir / "meeting.yaml"),
+                        "-o", str(out)], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    line = r.stderr.strip().splitlines()[-1]
+    assert "ディスクがいっぱい" in line and "で止まりました" in line
