@@ -37,6 +37,10 @@ class DiarizeOptions:
     clustering_threshold: float  # cosine distance at which clusters stop merging (CAM++-tuned)
     min_cluster_size: int
     min_duration_off: float  # fill non-speech gaps shorter than this (s) inside a turn
+    chorus_coverage: float  # 一同: share of a speech island where several voices overlap (0 = off)
+
+
+CHORUS = "ALL"  # speaker id of 一同 (everyone at once), see `chorus_islands`
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,6 +48,7 @@ class Diarizer:
     pipeline: object  # pyannote.audio SpeakerDiarization, instantiated
     campplus: object  # the CAM++ network inside it, reused to name voices (loaded once)
     models: tuple[ResolvedModel, ResolvedModel]  # segmentation, embedding
+    chorus_coverage: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,7 +114,7 @@ def load_diarizer(options: DiarizeOptions) -> Diarizer:
                        "threshold": options.clustering_threshold,
                        "min_cluster_size": options.min_cluster_size},
     })
-    return Diarizer(pipeline, embedding.campplus, (seg, emb))
+    return Diarizer(pipeline, embedding.campplus, (seg, emb), options.chorus_coverage)
 
 
 def diarize(audio: Audio, diarizer: Diarizer, *, max_speakers: int | None = None,
@@ -135,5 +140,36 @@ def diarize(audio: Audio, diarizer: Diarizer, *, max_speakers: int | None = None
     turns = tuple(sorted((Turn(float(seg.start), float(seg.end), names[label])
                           for seg, _, label in annotation.itertracks(yield_label=True)),
                          key=lambda t: (t.start, t.end)))
+    if diarizer.chorus_coverage > 0:
+        turns = mark_chorus(turns, chorus_islands(output.speaker_diarization, diarizer.chorus_coverage))
     logger.info("diarization: %d turns, %d clusters", len(turns), len(names))
     return Diarization(turns=turns, centroids=centroids)
+
+
+def chorus_islands(annotation, coverage: float, min_duration: float = 0.5) -> list[tuple[float, float]]:
+    """Stretches of speech where several voices speak at once for most of it: 一同.
+
+    「よろしくお願いします」 said by the whole committee is a short island of speech, bounded by
+    pauses, during which pyannote hears two or more speakers. Cross-talk at the edge of a turn
+    overlaps only a small part of its island, so it is left alone.
+    """
+    islands = annotation.get_timeline().support(0.3)  # speech, pauses under 0.3 s bridged
+    out = []
+    for region in annotation.get_overlap().support(0.3):
+        if region.duration < min_duration:
+            continue
+        island = max(islands, key=lambda s: (s & region).duration if s.intersects(region) else 0.0)
+        if region.duration >= coverage * island.duration:
+            out.append((float(island.start), float(island.end)))
+    return out
+
+
+def mark_chorus(turns: tuple[Turn, ...], islands: list[tuple[float, float]]) -> tuple[Turn, ...]:
+    if not islands:
+        return turns
+    out = []
+    for t in turns:
+        mid = (t.start + t.end) / 2
+        inside = any(a <= mid <= b for a, b in islands)
+        out.append(Turn(t.start, t.end, CHORUS) if inside else t)
+    return tuple(out)

@@ -21,7 +21,7 @@ from .cache import StageCache
 from .clean import clean_utterances, load_corrections
 from .config import Options
 from .errors import KaigirokuError
-from .diarize import Diarization, diarize, load_diarizer
+from .diarize import CHORUS, Diarization, diarize, load_diarizer
 from .fileio import check_writable
 from .hooks import Hook, null_hook
 from .identify import enroll, load_voice_clips, name_turns, speakers_for, utterance_evidence
@@ -63,8 +63,9 @@ def max_speakers(meeting: Meeting) -> int | None:
 
 
 def anonymous_turns(turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
-    """Without enrollment, clusters become S1, S2 … in order of first speech."""
-    order = {c: f"S{i + 1}" for i, c in enumerate(dict.fromkeys(t.speaker for t in turns))}
+    """Without enrollment, clusters become S1, S2 … in order of first speech (一同 stays)."""
+    order = {c: f"S{i + 1}" for i, c in enumerate(dict.fromkeys(t.speaker for t in turns if t.speaker != CHORUS))}
+    order[CHORUS] = CHORUS
     return tuple(Turn(t.start, t.end, order[t.speaker]) for t in turns)
 
 

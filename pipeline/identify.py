@@ -19,6 +19,7 @@ import numpy as np
 from .audio import Audio, AudioOptions, load_audio
 from .errors import KaigirokuError
 from .meeting import Participant
+from .diarize import CHORUS
 from .types import Turn
 from .types import Speaker, Utterance
 
@@ -183,6 +184,14 @@ def name_turns(audio: Audio, turns: Sequence[Turn], centroids: dict[str, np.ndar
     """
     if not turns:
         return (), np.zeros((0, len(voices)))
+    chorus = [t for t in turns if t.speaker == CHORUS]
+    if chorus:  # 一同 is nobody's voice: name the others, then put it back in place
+        named, own = name_turns(audio, [t for t in turns if t.speaker != CHORUS], centroids, voices,
+                                participants, model, options)
+        merged = sorted([*named, *chorus], key=lambda t: (t.start, t.end))
+        rows = iter(own)
+        return tuple(merged), np.array([np.full(len(voices), np.nan) if t.speaker == CHORUS else next(rows)
+                                        for t in merged]).reshape(len(merged), len(voices))
     index = {id(p): i for i, p in enumerate(participants)}
     scores, own = turn_scores(audio, turns, centroids, voices, model, options)
     weights = np.array([min(t.end - t.start, options.full_trust) for t in turns]) + 0.1
@@ -240,5 +249,5 @@ def speakers_for(turns: Sequence[Turn], participants: Sequence[Participant]) -> 
     for sid in dict.fromkeys(t.speaker for t in turns):
         p = by_id.get(sid)
         out.append(Speaker(id=sid, label=sid, name=p.name if p else None, role=p.role if p else None,
-                           uncertain=p is None))
+                           uncertain=p is None and sid != CHORUS))
     return tuple(out)

@@ -20,6 +20,7 @@ from .meeting import Meeting, Participant
 from .types import Speaker, Utterance
 
 UNKNOWN = "発言者不明"
+CHORUS_LABEL = "一同"  # everyone at once (pipeline.diarize.CHORUS)
 ANONYMOUS = "話者"
 
 
@@ -53,6 +54,9 @@ def label_speakers(speakers: Sequence[Speaker], utterances: Sequence[Utterance],
     out = {}
     for s in ordered:
         p = people.get(s.name) if s.name else None
+        if s.id == "ALL":
+            out[s.id] = replace(s, label=CHORUS_LABEL)
+            continue
         if p is None:
             if s.id.startswith("U"):  # heard, but matched no enrolled voice
                 unknown += 1

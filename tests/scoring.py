@@ -18,11 +18,22 @@ def norm(text: str) -> str:
     return PUNCT.sub("", STAMP.sub("", unicodedata.normalize("NFKC", text)))
 
 
-def docx_rows(path: Path) -> list[tuple[str, str]]:
-    """(label, text) rows of the largest two-column table: the 発言要旨."""
+def _body(path: Path):
     tables = Document(str(path)).tables
-    body = max(tables, key=lambda t: sum(len(c.text) for r in t.rows for c in r.cells))
-    return [(r.cells[0].text, r.cells[-1].text) for r in body.rows]
+    return max(tables, key=lambda t: sum(len(c.text) for r in t.rows for c in r.cells))
+
+
+def docx_rows(path: Path) -> list[tuple[str, str]]:
+    """(label, text) rows of the 発言要旨 table; full-width (merged) heading rows left out,
+    as score_docx.py does."""
+    return [(r.cells[0].text, r.cells[-1].text) for r in _body(path).rows
+            if r.cells[0]._tc is not r.cells[-1]._tc]
+
+
+def docx_headings(path: Path) -> list[str]:
+    """The agenda heading rows (merged full-width) of the 発言要旨 table, time stamp removed."""
+    return [STAMP.sub("", r.cells[0].text).strip() for r in _body(path).rows
+            if r.cells[0]._tc is r.cells[-1]._tc]
 
 
 def truth_text(truth_json: Path) -> str:

@@ -8,7 +8,7 @@ import pytest
 from docx import Document
 
 from conftest import KAIGIROKU
-from scoring import cer, docx_rows, norm, truth_text
+from scoring import cer, docx_headings, docx_rows, norm, truth_text
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +45,8 @@ def test_docx_layout_and_header_from_the_meeting_file(drafted, sample_dir):
     assert header["次第及び進行"].split("\n") == meeting["agenda"]
     rows = docx_rows(drafted)
     assert len(rows) >= 2 and all(label and text for label, text in rows)
+    # agenda headings found in what was said: 開会 and 案件1 (閉会 is misheard by Whisper base)
+    assert docx_headings(drafted)[:2] == ["開会", "案件1 公民館講座の実施状況について"]
 
 
 def test_json_holds_words_with_times_and_probabilities(drafted, sample_dir):
