@@ -88,24 +88,35 @@ def _starts_after(cue: str, offset: int, length: int) -> bool:
     return cue.startswith(("案件", "議案")) and length - (offset + len(cue)) < LAST_WORDS
 
 
-def from_agenda(utterances: Sequence[Utterance], agenda: Sequence[str]) -> tuple[Heading, ...]:
+# 「委員長あいさつ」 is said by the 委員長: an item that starts with a label is looked for in that
+# speaker's utterances (the 事務局's 「委員長からごあいさつを…」 does not start it).
+_SPEAKER_ITEMS = ("副委員長", "委員長", "副会長", "会長", "事務局")
+
+
+def from_agenda(utterances: Sequence[Utterance], agenda: Sequence[str],
+                labels: dict[str, str] | None = None) -> tuple[Heading, ...]:
     headings: list[Heading] = []
     start = 0
     for item in agenda_items(agenda):
         said = cues(item)
         if not said:
             continue
+        by = next((r for r in _SPEAKER_ITEMS if item.startswith(r)), None) if labels else None
         for i in range(start, len(utterances)):
+            if by and labels.get(utterances[i].speaker) != by:
+                continue
             text = _compact(utterances[i].text)
             found = [(text.find(c), c) for c in said if c in text]
             if not found:
                 continue
             offset, cue = min(found)
-            late = _starts_after(cue, offset, len(text)) and i + 1 < len(utterances)
+            late = _starts_after(cue, offset, len(text))
             at = i + 1 if late else i
             time = utterances[at].start if at < len(utterances) else utterances[-1].end
             headings.append(Heading(at, time, item, "agenda"))
-            start = i  # the same utterance may name the next item too (再開。案件2について…)
+            # The same utterance may name the next item too (再開。案件2について…), but nothing
+            # after a break is in the utterance announcing it (「…3時から再開します」).
+            start = i + 1 if cue == "休憩" else i
             break
         else:
             logger.info("agenda item not heard: %s", item)
@@ -122,9 +133,11 @@ def from_markers(utterances: Sequence[Utterance], markers: Sequence[tuple[float,
 
 
 def find_headings(utterances: Sequence[Utterance], agenda: Sequence[str],
-                  markers: Sequence[tuple[float, str]] = ()) -> tuple[Heading, ...]:
+                  markers: Sequence[tuple[float, str]] = (),
+                  labels: dict[str, str] | None = None) -> tuple[Heading, ...]:
+    """`labels` maps speaker ids to printed labels (委員長 …) for items said by one speaker."""
     if markers:
         return from_markers(utterances, markers)
     if agenda and utterances:
-        return from_agenda(utterances, agenda)
+        return from_agenda(utterances, agenda, labels)
     return ()

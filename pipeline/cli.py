@@ -52,6 +52,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--reclean", action="store_true",
                    help="保存された文を使わず、認識結果の語から今の設定で整え直す（編集した文は失われます）")
 
+    r = sub.add_parser("record", help="会議を録音する（FLAC）。m・数字キーで見出し、Ctrl-C で終了")
+    r.add_argument("output", type=Path, help="録音ファイル (.flac)")
+    r.add_argument("--device", help="入力機器の番号か名前（kaigiroku devices で確認）。既定はシステムの既定の入力")
+    r.add_argument("--channels", type=int, help="チャンネル数（既定: 機器の入力すべて）")
+    r.add_argument("--samplerate", type=int, help="サンプリング周波数 Hz（既定: 機器の既定）")
+    r.add_argument("--duration", type=float, help="この秒数で録音を終える")
+    r.add_argument("--meeting", type=Path, help="会議ファイル（数字キー 1–9 が次第の議題の見出しになる）")
+    r.add_argument("--config", type=Path, help="設定ファイル")
+    r.add_argument("--force", action="store_true", help="既にある録音を上書きする")
+    r.add_argument("--then-draft", action="store_true", help="録音を止めたら続けて原稿を作る")
+
+    sub.add_parser("devices", help="録音に使える入力機器の一覧")
+
+    v = sub.add_parser("recover", help="途中で止まった録音（.rec.pcm）を FLAC にする")
+    v.add_argument("output", type=Path, help="録音ファイルの名前 (OUT.flac) か OUT.flac.rec.pcm")
+    v.add_argument("--force", action="store_true", help="既にある OUT.flac を置き換える")
+
     m = sub.add_parser("models", help="内蔵モデルの一覧と状態（チェックサム）")
     m.add_argument("--prepare", action="store_true", help="分割されたモデルを組み立てて確認する")
     return p
@@ -69,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
             return _export(args)
         if args.command == "models":
             return _models(args)
+        if args.command == "record":
+            return _record(args)
+        if args.command == "devices":
+            return _devices(args)
+        if args.command == "recover":
+            return _recover(args)
     except KaigirokuError as e:
         print(f"エラー: {e.message}", file=sys.stderr)
         if args.verbose and e.detail:
@@ -114,6 +137,51 @@ def _export(args) -> int:
     minutes = run_export(args.result, args.output, options, meeting_path=args.meeting,
                          formats=formats, force=args.force, reclean=args.reclean)
     print(f"書き出しました: {args.output}（{len(minutes.utterances)} 発言）")
+    return 0
+
+
+def _record(args) -> int:
+    from .config import load_options
+    from .record import TerminalView, draft_after, record
+
+    options = load_options(args.config, {"record": {"sample_rate": args.samplerate,
+                                                    "channels": args.channels}}).record
+    try:
+        with TerminalView(options.status_interval) as view:
+            result = record(args.output, options, device=args.device, duration=args.duration,
+                            meeting=args.meeting, force=args.force, hook=view)
+    except KeyboardInterrupt:  # only possible before capture starts: record() handles Ctrl-C itself
+        print("録音を始める前に中断しました。何も書かれていません。", file=sys.stderr)
+        return 130
+    print(result.summary())
+    if args.then_draft:
+        from .progress import RichProgress
+
+        with RichProgress() as progress:
+            minutes = draft_after(result, args.meeting, hook=progress)
+        print(f"原稿を書きました: {result.path.with_suffix('.docx')}（{len(minutes.utterances)} 発言）")
+    return 0
+
+
+def _devices(args) -> int:
+    from .record import list_devices
+
+    devices = list_devices()
+    if not devices:
+        print("録音に使える入力機器がありません。マイク・オーディオインターフェースの接続を確認してください。",
+              file=sys.stderr)
+        return 1
+    print("  番号  入力ch  既定Hz  名前（* は既定の入力）")
+    for d in devices:
+        print(f"{'*' if d.is_default else ' '} {d.index:>4}  {d.channels:>6}  {d.default_rate:>6.0f}  {d.name} ({d.hostapi})")
+    return 0
+
+
+def _recover(args) -> int:
+    from .record import recover
+
+    out = recover(args.output, force=args.force)
+    print(f"録音を FLAC にしました: {out}")
     return 0
 
 

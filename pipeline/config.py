@@ -19,6 +19,7 @@ from .diarize import DiarizeOptions
 from .errors import KaigirokuError
 from .identify import IdentifyOptions
 from .pii import PiiOptions
+from .record import RecordOptions
 from .speakers import SpeakerOptions
 from .transcribe import TranscribeOptions
 from .writers import ExportOptions
@@ -37,11 +38,12 @@ class Options:
     clean: CleanOptions
     pii: PiiOptions
     export: ExportOptions
+    record: RecordOptions
 
 
 _CLASSES = {"audio": AudioOptions, "transcribe": TranscribeOptions, "speakers": SpeakerOptions,
             "diarize": DiarizeOptions, "identify": IdentifyOptions, "clean": CleanOptions,
-            "pii": PiiOptions, "export": ExportOptions}
+            "pii": PiiOptions, "export": ExportOptions, "record": RecordOptions}
 
 
 def load_options(user_config: str | Path | None = None,

@@ -69,11 +69,12 @@ def anonymous_turns(turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
     return tuple(Turn(t.start, t.end, order[t.speaker]) for t in turns)
 
 
-def finish_text(utterances, meeting: Meeting, options: Options, markers=()):
+def finish_text(utterances, meeting: Meeting, options: Options, speakers, markers=()):
     """Clean the words into 会議録 text, mark 黒塗り候補, and find the agenda headings."""
     utterances = clean_utterances(utterances, options.clean, meeting.vocabulary)
     utterances = find_pii(utterances, meeting, options.pii)
-    return utterances, find_headings(utterances, meeting.info.agenda, markers)
+    labels = {s.id: s.label for s in speakers}
+    return utterances, find_headings(utterances, meeting.info.agenda, markers, labels)
 
 
 class _Stages:
@@ -203,7 +204,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     clock.lap("identify")
     used = {u.speaker for u in utterances}
     speakers = label_speakers(tuple(s for s in speakers if s.id in used), utterances, meeting)
-    utterances, headings = finish_text(utterances, meeting, options, markers)
+    utterances, headings = finish_text(utterances, meeting, options, speakers, markers)
     clock.lap("clean")
 
     minutes = Minutes(
@@ -260,7 +261,7 @@ def run_export(result_path: str | Path, out: str | Path, options: Options, *,
     minutes = replace(minutes, meeting=meeting.to_dict(),
                       speakers=label_speakers(bare, minutes.utterances, meeting))
     if reclean:
-        utterances, headings = finish_text(minutes.utterances, meeting, options)
+        utterances, headings = finish_text(minutes.utterances, meeting, options, minutes.speakers)
         minutes = replace(minutes, utterances=utterances, headings=headings)
     for fmt, path in outputs.items():
         if path.resolve() == result_path.resolve() and not force:

@@ -41,3 +41,15 @@ def test_markers_win_over_the_agenda():
     utts = [u(0, "開会します。"), u(10, "説明します。"), u(20, "閉会します。")]
     got = find_headings(utts, AGENDA, markers=[(12.0, "案件1"), (31.0, "閉会")])
     assert [(h.title, h.before, h.source) for h in got] == [("案件1", 1, "markers"), ("閉会", 3, "markers")]
+
+
+def test_an_item_named_after_a_speaker_is_found_in_that_speakers_words():
+    utts = [Utterance(0, 5, "P9", (), "ただいまから開会します。委員長からごあいさつをお願いします。"),
+            Utterance(6, 20, "P1", (), "皆様こんにちは。以上、ご挨拶とさせていただきます。")]
+    got = find_headings(utts, ["14:00 開会 委員長あいさつ"], labels={"P9": "事務局", "P1": "委員長"})
+    assert [(h.title, h.before) for h in got] == [("開会", 0), ("委員長あいさつ", 1)]
+
+
+def test_a_resumption_announced_with_the_break_is_not_a_heading_yet():
+    utts = [u(0, "開会します。"), u(10, "ここで休憩とします。2時50分から再開とさせていただきます。")]
+    assert [(h.title, h.before) for h in find_headings(utts, AGENDA)] == [("開会", 0), ("休憩", 2)]
