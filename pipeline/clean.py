@@ -46,6 +46,7 @@ class CleanOptions:
     corrections: str  # YAML {wrong: right} under configs/ ("" for none)
     vocabulary_fix: bool  # a near-miss (one character off) of a vocabulary word is corrected
     low_confidence: float  # words below this Whisper probability are marked for the editor
+    low_confidence_kanji: float  # the same for words written only in kanji (homophone errors)
 
 
 class Tagged:
@@ -223,11 +224,24 @@ def clean_words(words: Sequence[Word], options: CleanOptions, corrections: dict[
     return apply_corrections(t, corrections, vocabulary, options.vocabulary_fix)
 
 
-def low_confidence_marks(t: Tagged, words: Sequence[Word], threshold: float) -> tuple[Mark, ...]:
-    """Character spans of the cleaned text whose source word Whisper was unsure of."""
+_KANJI_WORD = re.compile(r"^[\u4e00-\u9fff々〆]+$")
+
+
+def low_confidence_marks(t: Tagged, words: Sequence[Word], threshold: float,
+                         kanji_threshold: float) -> tuple[Mark, ...]:
+    """Character spans of the cleaned text whose source word Whisper was unsure of.
+
+    Whisper's mistakes in Japanese are mostly homophones written in kanji (開設→解説,
+    公民館→公民間, 審議会→新議会), which it often writes with middling confidence; a word made only
+    of kanji therefore needs more confidence than one with kana to go unmarked.
+    """
+    def unsure(w: Word) -> bool:
+        limit = kanji_threshold if _KANJI_WORD.match(w.text.strip()) else threshold
+        return w.probability < limit
+
     marks, start = [], None
     for i, s in enumerate(t.src + [INSERTED]):
-        low = s != INSERTED and i < len(t.chars) and words[s].probability < threshold
+        low = s != INSERTED and i < len(t.chars) and unsure(words[s])
         if low and start is None:
             start = i
         elif not low and start is not None:
@@ -242,7 +256,7 @@ def clean_utterances(utterances: Sequence[Utterance], options: CleanOptions,
     out = []
     for u in utterances:
         t = clean_words(u.words, options, corrections, vocabulary)
-        marks = low_confidence_marks(t, u.words, options.low_confidence)
+        marks = low_confidence_marks(t, u.words, options.low_confidence, options.low_confidence_kanji)
         kept = tuple(m for m in u.marks if m.kind != "low_confidence")
         out.append(replace(u, text=t.text, marks=kept + marks))
     return tuple(out)

@@ -3,7 +3,7 @@ from pipeline.types import Utterance, Word
 
 OPTS = CleanOptions(enabled=True, fillers=("えー", "えーと", "あのー", "あの", "まあ", "その"),
                     punctuation=True, numerals=True, corrections="", vocabulary_fix=True,
-                    low_confidence=0.5)
+                    low_confidence=0.5, low_confidence_kanji=0.8)
 
 
 def words(*texts, prob=0.9):
@@ -62,3 +62,9 @@ def test_cleaning_off_keeps_whisper_text():
 def test_tagged_sub_insertion():
     t = Tagged(list("ab"), [0, 1]).sub(__import__("re").compile("(?<=a)"), lambda m: "、")
     assert (t.text, t.src) == ("a、b", [0, -1, 1])
+
+
+def test_kanji_words_need_more_confidence():
+    ws = [Word(0, 1, "新議会", 0.7), Word(1, 2, "を", 0.7), Word(2, 3, "開きます", 0.9)]
+    (u,) = clean_utterances([Utterance(0, 3, "S1", tuple(ws), "")], OPTS)
+    assert [u.text[m.start:m.end] for m in u.marks] == ["新議会"]
