@@ -6,7 +6,6 @@ at any rate and channel count and down-mixes to mono, so no ffmpeg binary is nee
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import KaigirokuError
+from .fileio import sha256_file
 from .types import AudioInfo
 
 logger = logging.getLogger(__name__)
@@ -37,14 +37,6 @@ class Audio:
         return len(self.samples) / self.sample_rate
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_audio(path: str | Path, options: AudioOptions) -> Audio:
     """Read `path` and return 16 kHz mono; every failure is a one-line KaigirokuError."""
     path = Path(path)
@@ -66,7 +58,7 @@ def load_audio(path: str | Path, options: AudioOptions) -> Audio:
         raise KaigirokuError(f"音声ファイル {path} は無音です（最大 {loudest:.0f} dBFS）。"
                              "マイクの電源・入力の選択を確認して録音し直してください。",
                              f"loudest 1 s window {loudest:.1f} dBFS < {options.silence_dbfs}")
-    info = AudioInfo(path=str(path), sha256=file_sha256(path), duration=duration,
+    info = AudioInfo(path=str(path), sha256=sha256_file(path), duration=duration,
                      sample_rate=src_rate, channels=channels)
     logger.info("decoded %s: %.1f s, %d Hz, %d ch", path, duration, src_rate, channels)
     return Audio(samples=samples, sample_rate=options.sample_rate, info=info)

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from .agenda import find_headings, load_markers, markers_path
-from .audio import file_sha256, load_audio
+from .audio import load_audio
 from .cache import StageCache
 from .clean import clean_utterances, load_corrections
 from .config import Options
 from .errors import KaigirokuError
 from .diarize import CHORUS, Diarization, diarize, load_diarizer
-from .fileio import check_writable
+from .fileio import check_writable, sha256_file
 from .hooks import Hook, null_hook
 from .identify import enroll, load_voice_clips, name_turns, speakers_for, utterance_evidence
 from .meeting import Meeting, empty_meeting, load_meeting
@@ -179,7 +179,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
         _test_stop("diarize")
         turns = diarization.turns or single_speaker_turns(audio.duration)
         if clips:
-            ikey = stages.key(dkey, [(c.participant.name, file_sha256(c.participant.voice)) for c in clips],
+            ikey = stages.key(dkey, [(c.participant.name, sha256_file(c.participant.voice)) for c in clips],
                               options.identify, [p.name for p in meeting.participants])
             cached = stages.load("identify", ikey)
             if cached is not None:

@@ -7,6 +7,7 @@ A crash or a full disk while writing leaves the previous file untouched; an exis
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import tempfile
 from contextlib import contextmanager
@@ -14,6 +15,15 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import KaigirokuError
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    """SHA-256 of a file, read in chunks (model weights, recordings: cache keys, checksums)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
 
 
 def check_writable(path: Path, force: bool) -> None:

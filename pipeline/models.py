@@ -6,7 +6,6 @@ models/embedded.yaml, checksum-verified) → a hub id, only when the user allowe
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import KaigirokuError
+from .fileio import sha256_file as sha256
 from .privacy import network_allowed
 
 logger = logging.getLogger(__name__)
@@ -53,14 +53,6 @@ def registry() -> dict[str, dict[str, Any]]:
     import yaml
 
     return yaml.safe_load(REGISTRY.read_text(encoding="utf-8"))
-
-
-def sha256(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def package_file(package: str, rel: str) -> Path | None:
