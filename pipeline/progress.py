@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-STEP_NAMES = {"decode": "音声を読み込み中", "transcribe": "音声認識", "diarize": "話者の区別",
+STEP_NAMES = {"decode": "音声を読み込み中", "transcribe": "音声認識",
+              "diarize:segmentation": "話者の区別（区切り）", "diarize:embeddings": "話者の区別（声の特徴）",
               "write": "書き出し"}
 
 

@@ -279,6 +279,3 @@ def get_writer(name: str) -> Writer:
     except KeyError:
         raise KaigirokuError(f"出力形式「{name}」には対応していません。使える形式: {', '.join(_WRITERS)}。") from None
 
-
-def formats() -> tuple[str, ...]:
-    return tuple(_WRITERS)
