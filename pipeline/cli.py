@@ -18,6 +18,15 @@ from .privacy import apply_offline_env
 logger = logging.getLogger("kaigiroku")
 
 
+def _output_arguments(parser: argparse.ArgumentParser, default_formats: str) -> None:
+    """What `draft` and `export` share: the config, the formats, overwriting, the public variant."""
+    parser.add_argument("--config", type=Path, help="設定ファイル（configs/default.yaml の一部を上書き）")
+    parser.add_argument("--format", action="append", dest="formats", metavar="FMT",
+                        help=f"出力形式（docx, json, txt, srt, vtt, rttm; 複数可）。{default_formats}")
+    parser.add_argument("--force", action="store_true", help="既にある出力ファイルを上書きする")
+    parser.add_argument("--public", action="store_true", help="公開用: 印や時刻を付けない原稿にする")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kaigiroku", description="会議の録音から会議録の原稿（.docx）を作ります。すべてこのPCの中で処理します。")
     p.add_argument("--version", action="version", version=f"kaigiroku {__version__}")
@@ -31,13 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--meeting", type=Path, help="会議ファイル (meeting.yaml)")
     d.add_argument("-o", "--output", type=Path, help="原稿の .docx（既定: 録音と同じ場所・同じ名前）。同じ名前の .json も書きます")
     d.add_argument("--model", help="音声認識モデル: 内蔵モデル名 (whisper-base) かローカルのフォルダ")
-    d.add_argument("--config", type=Path, help="設定ファイル（configs/default.yaml の一部を上書き）")
     d.add_argument("--device", choices=("cpu", "cuda"), help="計算に使う装置")
     d.add_argument("--threads", type=int, help="CPU のスレッド数")
-    d.add_argument("--format", action="append", dest="formats", metavar="FMT",
-                   help="出力形式（docx, json, txt, srt, vtt, rttm; 複数可）。既定は設定ファイルの export.formats")
-    d.add_argument("--force", action="store_true", help="既にある出力ファイルを上書きする")
-    d.add_argument("--public", action="store_true", help="公開用: 印や時刻を付けない原稿にする")
+    _output_arguments(d, "既定は設定ファイルの export.formats")
     d.add_argument("--no-cache", action="store_true",
                    help="途中結果（出力先の .kaigiroku-cache/）を使わず、保存もしない")
 
@@ -45,10 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("result", type=Path, help="`kaigiroku draft` が書いた .json")
     e.add_argument("-o", "--output", type=Path, required=True, help="書き出す .docx（同じ名前で他の形式も）")
     e.add_argument("--meeting", type=Path, help="会議ファイル（見出しの情報と speakers: の名前の付け替え）")
-    e.add_argument("--format", action="append", dest="formats", metavar="FMT", help="出力形式（docx, json, txt, srt, vtt, rttm; 複数可）")
-    e.add_argument("--config", type=Path, help="設定ファイル")
-    e.add_argument("--force", action="store_true", help="既にある出力ファイルを上書きする")
-    e.add_argument("--public", action="store_true", help="公開用: 印や時刻を付けない原稿にする")
+    _output_arguments(e, "既定は docx")
     e.add_argument("--reclean", action="store_true",
                    help="保存された文を使わず、認識結果の語から今の設定で整え直す（編集した文は失われます）")
 

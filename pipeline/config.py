@@ -6,7 +6,6 @@ every field live only in configs/default.yaml, so there is exactly one place to 
 
 from __future__ import annotations
 
-import dataclasses
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -125,7 +124,3 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         return value
     raise KaigirokuError(f"設定 {key} の値「{value}」の型が違います（{getattr(hint, '__name__', hint)} が必要です）。")
 
-
-def replace_section(options: Options, section: str, **changes: Any) -> Options:
-    return dataclasses.replace(options, **{section: dataclasses.replace(getattr(options, section),
-                                                                          **changes)})

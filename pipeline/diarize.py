@@ -78,7 +78,13 @@ def _import_pyannote():
     return Model, PLDA, SpeakerDiarization
 
 
-def load_diarizer(options: DiarizeOptions) -> Diarizer:
+def resolve_models(options: DiarizeOptions) -> tuple[ResolvedModel, ResolvedModel]:
+    """Segmentation and embedding weights, checksum-verified (done once per run: it hashes)."""
+    return resolve(options.segmentation, "segmentation"), resolve(options.embedding, "embedding")
+
+
+def load_diarizer(options: DiarizeOptions,
+                  models: tuple[ResolvedModel, ResolvedModel] | None = None) -> Diarizer:
     """Build the pyannote pipeline from local weights only."""
     import torch
 
@@ -86,8 +92,7 @@ def load_diarizer(options: DiarizeOptions) -> Diarizer:
     Model, PLDA, SpeakerDiarization = _import_pyannote()
     from .campplus import CampplusEmbedding
 
-    seg: ResolvedModel = resolve(options.segmentation, "segmentation")
-    emb: ResolvedModel = resolve(options.embedding, "embedding")
+    seg, emb = models or resolve_models(options)
     try:
         segmentation = Model.from_pretrained(seg.path)
         embedding = CampplusEmbedding(emb.path)

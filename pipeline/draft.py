@@ -21,7 +21,7 @@ from .cache import StageCache
 from .clean import clean_utterances, load_corrections
 from .config import Options
 from .errors import KaigirokuError
-from .diarize import CHORUS, Diarization, diarize, load_diarizer
+from .diarize import CHORUS, Diarization, diarize, load_diarizer, resolve_models
 from .fileio import check_writable, sha256_file
 from .hooks import Hook, null_hook
 from .identify import enroll, load_voice_clips, name_turns, speakers_for, utterance_evidence
@@ -135,8 +135,8 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     clips = ()
     if options.diarize.enabled:
         clips = load_voice_clips(meeting.participants, options.audio, options.identify)
-        models += [ModelInfo(m.name, m.source, m.path) for m in (
-            resolve(options.diarize.segmentation, "segmentation"), resolve(options.diarize.embedding, "embedding"))]
+        diarize_models = resolve_models(options.diarize)
+        models += [ModelInfo(m.name, m.source, m.path) for m in diarize_models]
     stages = StageCache.beside(out, enabled=cache)
     step = _Stages(cache)
     clock = _Clock()
@@ -172,7 +172,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
         else:
             with step.run("話者の区別"):
                 hook("load")
-                diarizer = load_diarizer(options.diarize)
+                diarizer = load_diarizer(options.diarize, diarize_models)
                 diarization = diarize(audio, diarizer, max_speakers=max_speakers(meeting), hook=hook)
                 stages.save("diarize", dkey, diarization.to_dict())
         clock.lap("diarize")
@@ -188,7 +188,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
                                     dtype=float).reshape(len(turns), len(clips))
             else:
                 with step.run("話者の照合"):
-                    diarizer = diarizer or load_diarizer(options.diarize)
+                    diarizer = diarizer or load_diarizer(options.diarize, diarize_models)
                     voices = enroll(clips, diarizer.campplus)
                     turns, evidence = name_turns(audio, turns, diarization.centroids, voices,
                                                  meeting.participants, diarizer.campplus, options.identify)

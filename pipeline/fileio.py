@@ -31,16 +31,21 @@ def check_writable(path: Path, force: bool) -> None:
     if path.exists() and not force:
         raise KaigirokuError(f"{path} は既にあります（編集済みの原稿かもしれません）。上書きするなら --force を付けるか、"
                              "-o で別の名前を指定してください。", "output exists")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.exists():
+    ensure_folder(path.parent if str(path.parent) else Path("."), "出力先のフォルダ",
+                  "書き込めるフォルダを -o で指定してください。")
+
+
+def ensure_folder(folder: Path, what: str, fix: str) -> None:
+    """Create `folder` (private) if missing and check it can be written; `what` names it for
+    the clerk and `fix` says what to do. Root passes the permission check: the write itself
+    (atomic_path, the recorder's journal) reports a read-only file system."""
+    if not folder.is_dir():
         try:
             folder.mkdir(parents=True, mode=0o700)
         except OSError as e:
-            raise KaigirokuError(f"出力先のフォルダ {folder} を作れません。-o の場所を確認してください。",
-                                 str(e)) from e
+            raise KaigirokuError(f"{what} {folder} を作れません。{fix}", str(e)) from e
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise KaigirokuError(f"出力先のフォルダ {folder} に書き込めません。書き込めるフォルダを -o で指定してください。",
-                             "folder not writable")
+        raise KaigirokuError(f"{what} {folder} に書き込めません。{fix}", "folder not writable")
 
 
 @contextmanager

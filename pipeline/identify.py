@@ -42,13 +42,6 @@ class Voice:
     embedding: np.ndarray  # L2-normalised (192,)
 
 
-@dataclass(frozen=True)
-class Match:
-    speaker: str  # Speaker.id
-    similarity: float | None
-    margin: float | None
-
-
 def speech_seconds(samples: np.ndarray) -> float:
     """Seconds of speech by Silero VAD (shipped inside faster-whisper, offline)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps

@@ -43,7 +43,7 @@ import numpy as np
 from . import __version__
 from .agenda import agenda_items, markers_path
 from .errors import KaigirokuError
-from .fileio import atomic_path
+from .fileio import atomic_path, ensure_folder
 from .hooks import Hook, null_hook
 
 logger = logging.getLogger(__name__)
@@ -319,16 +319,7 @@ def _check_output(out: Path, force: bool) -> None:
             if existing.exists():
                 raise KaigirokuError(f"{existing} は既にあります（前の録音かもしれません）。上書きするなら --force を付けるか、"
                                      "別の名前を指定してください。", "output exists")
-    folder = out.parent
-    if not folder.is_dir():
-        try:
-            folder.mkdir(parents=True, mode=0o700)
-        except OSError as e:
-            raise KaigirokuError(f"録音の保存先のフォルダ {folder} を作れません。書き込める場所を指定してください。",
-                                 str(e)) from e
-    if not os.access(folder, os.W_OK | os.X_OK):  # root passes this; _open_journal catches the rest
-        raise KaigirokuError(f"録音の保存先 {folder} に書き込めません。書き込める場所を指定してください。",
-                             "folder not writable")
+    ensure_folder(out.parent, "録音の保存先のフォルダ", "書き込める場所を指定してください。")
 
 
 def _open_journal(out: Path, meta: dict[str, Any]) -> int:
