@@ -82,27 +82,56 @@ def _decode(path: Path, rate: int) -> tuple[np.ndarray, int, int]:
         channels = int(stream.codec_context.channels or 0)
         # Down-mix and resample in FFmpeg: proper channel weights, no full-rate copy in memory.
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        chunks: list[np.ndarray] = []
+        # Decoded straight into one buffer sized from the container's duration, so a 3-hour
+        # meeting (690 MB at 16 kHz) is never held twice; it grows if the header under-reports.
+        buffer = _Buffer(int((container.duration or 0) / 1_000_000 * rate) + rate)
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
+                    buffer.append(out.to_ndarray().reshape(-1))
             for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+                buffer.append(out.to_ndarray().reshape(-1))
         except (av.error.FFmpegError, ValueError) as e:
-            if not chunks:
+            if not buffer.size:
                 raise KaigirokuError(unreadable, f"{type(e).__name__}: {e}") from e
             # A recorder that crashed leaves a truncated file: keep what is readable.
-            got = sum(len(c) for c in chunks) / rate
-            logger.warning("%s: ファイルの途中までしか読めませんでした（%.1f 秒まで）: %s", path, got, e)
-    samples = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
-    return samples, src_rate, channels
+            logger.warning("%s: ファイルの途中までしか読めませんでした（%.1f 秒まで）: %s", path,
+                           buffer.size / rate, e)
+    return buffer.samples(), src_rate, channels
+
+
+class _Buffer:
+    """A float32 array filled block by block; doubles (once in a while) when it runs out."""
+
+    def __init__(self, capacity: int):
+        self._data = np.empty(max(capacity, 1), np.float32)
+        self.size = 0
+
+    def append(self, block: np.ndarray) -> None:
+        end = self.size + len(block)
+        if end > len(self._data):
+            grown = np.empty(max(end, 2 * len(self._data)), np.float32)
+            grown[:self.size] = self._data[:self.size]
+            self._data = grown
+        self._data[self.size:end] = block
+        self.size = end
+
+    def samples(self) -> np.ndarray:
+        if self.size < len(self._data) // 2:  # a wild header estimate: do not keep the slack
+            return self._data[:self.size].copy()
+        return self._data[:self.size]
 
 
 def _loudest_window_dbfs(samples: np.ndarray, rate: int) -> float:
     if len(samples) == 0:
         return -float("inf")
-    n = max(1, len(samples) // rate)
-    windows = samples[: n * rate].reshape(n, -1) if len(samples) >= rate else samples.reshape(1, -1)
-    rms = np.sqrt(np.mean(np.square(windows, dtype=np.float64), axis=1))
-    return float(20 * np.log10(max(float(rms.max()), 1e-10)))
+    if len(samples) < rate:
+        windows = samples.reshape(1, -1)
+    else:
+        windows = samples[: (len(samples) // rate) * rate].reshape(-1, rate)
+    # A minute of windows at a time: squaring 3 hours in float64 at once would take 1.4 GB.
+    loudest = 0.0
+    for i in range(0, len(windows), 60):
+        block = windows[i:i + 60].astype(np.float64)
+        loudest = max(loudest, float(np.sqrt(np.mean(np.square(block), axis=1)).max()))
+    return float(20 * np.log10(max(loudest, 1e-10)))

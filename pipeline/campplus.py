@@ -309,13 +309,14 @@ def embed_waveform(model: CAMPPlus, waveform_np_16k: np.ndarray) -> np.ndarray:
     The clip is embedded in one pass (CAM++ takes any length); memory grows with its length,
     about 100 MB per minute, which is fine for enrollment clips.
     """
-    wav = torch.as_tensor(np.asarray(waveform_np_16k, dtype=np.float32)).reshape(-1)
+    device = next(model.parameters()).device  # the diarization may run on a GPU
+    wav = torch.as_tensor(np.asarray(waveform_np_16k, dtype=np.float32)).reshape(-1).to(device)
     if wav.numel() < SAMPLE_RATE // 2:
         raise ValueError(f"clip too short to embed: {wav.numel() / SAMPLE_RATE:.2f} s "
                          "(need at least 0.5 s)")
     with torch.inference_mode():
         emb = model(fbank(wav.unsqueeze(0)))[0]
-    return F.normalize(emb, dim=0).numpy()
+    return F.normalize(emb, dim=0).cpu().numpy()
 
 
 # --------------------------------------------------------------------------------------------

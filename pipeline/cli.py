@@ -117,6 +117,8 @@ def _draft(args) -> int:
     overrides = {"transcribe": {"model": args.model, "device": args.device, "cpu_threads": args.threads},
                  "export": {"formats": tuple(args.formats) if args.formats else None,
                             "public": True if args.public else None}}
+    if args.device:
+        overrides["diarize"] = {"device": args.device}
     if args.device == "cuda":
         overrides["transcribe"]["compute_type"] = "float16"
     options = load_options(args.config, overrides)

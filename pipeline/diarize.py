@@ -29,7 +29,9 @@ class DiarizeOptions:
     enabled: bool  # false: one speaker for the whole recording
     segmentation: str  # model name or local checkpoint
     embedding: str  # model name or local CAM++ state dict
-    threads: int  # torch threads (1 avoids OpenMP contention on small machines)
+    device: str  # cpu | cuda (torch device for segmentation and embeddings)
+    alongside_asr: bool  # run while Whisper transcribes (a thread) instead of after it
+    threads: int  # torch threads on the CPU (1 avoids OpenMP contention on small machines)
     segmentation_step: float  # window step as a fraction of the 10 s window
     segmentation_batch_size: int
     embedding_batch_size: int
@@ -55,16 +57,29 @@ class Diarizer:
 class Diarization:
     turns: tuple[Turn, ...]  # exclusive (no overlap), sorted; speakers are cluster ids "C1".."Cn"
     centroids: dict[str, np.ndarray]  # cluster id -> CAM++ centroid (may hold NaN)
+    # (len(turns), 192): each turn's own voice, pooled from pyannote's chunk embeddings of the
+    # local speaker heard during the turn (see `turn_embeddings`); NaN rows where none is heard.
+    embeddings: np.ndarray
 
     def to_dict(self) -> dict:
         return {"turns": [t.to_dict() for t in self.turns],
-                "centroids": {c: np.where(np.isnan(v), None, v).tolist() for c, v in self.centroids.items()}}
+                "centroids": {c: _json_vector(v) for c, v in self.centroids.items()},
+                "embeddings": [_json_vector(v) for v in self.embeddings]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Diarization":
-        return cls(tuple(Turn.from_dict(t) for t in d["turns"]),
-                   {c: np.array([np.nan if x is None else x for x in v], dtype=np.float32)
-                    for c, v in d["centroids"].items()})
+        turns = tuple(Turn.from_dict(t) for t in d["turns"])
+        rows = [_array_vector(v) for v in d["embeddings"]]
+        return cls(turns, {c: _array_vector(v) for c, v in d["centroids"].items()},
+                   np.array(rows, dtype=np.float32) if rows else np.zeros((0, 0), np.float32))
+
+
+def _json_vector(v: np.ndarray) -> list:
+    return [None if not np.isfinite(x) else round(float(x), 5) for x in v]
+
+
+def _array_vector(v: list) -> np.ndarray:
+    return np.array([np.nan if x is None else x for x in v], dtype=np.float32)
 
 
 def _import_pyannote():
@@ -119,6 +134,11 @@ def load_diarizer(options: DiarizeOptions,
                        "threshold": options.clustering_threshold,
                        "min_cluster_size": options.min_cluster_size},
     })
+    if options.device != "cpu":
+        if options.device == "cuda" and not torch.cuda.is_available():
+            raise KaigirokuError("GPU（CUDA）が見つかりません。--device cpu で実行するか、"
+                                 "NVIDIA のドライバと CUDA 版の PyTorch を確認してください。")
+        pipeline.to(torch.device(options.device))
     return Diarizer(pipeline, embedding.campplus, (seg, emb), options.chorus_coverage)
 
 
@@ -126,9 +146,15 @@ def diarize(audio: Audio, diarizer: Diarizer, *, max_speakers: int | None = None
             hook: Hook = null_hook) -> Diarization:
     import torch
 
+    # pyannote hands every step's result to the hook: keep the chunk-level segmentation and
+    # embeddings, from which each turn's own voice is pooled without running CAM++ again.
+    kept: dict[str, object] = {}
+
     def progress(step, artifact=None, file=None, total=None, completed=None):
         if total:
             hook(f"diarize:{step}", total=float(total), completed=float(completed or 0))
+        elif step in ("segmentation", "embeddings") and artifact is not None:
+            kept[step] = artifact
 
     waveform = {"waveform": torch.from_numpy(audio.samples).unsqueeze(0), "sample_rate": audio.sample_rate}
     with torch.inference_mode():
@@ -147,8 +173,59 @@ def diarize(audio: Audio, diarizer: Diarizer, *, max_speakers: int | None = None
                          key=lambda t: (t.start, t.end)))
     if diarizer.chorus_coverage > 0:
         turns = mark_chorus(turns, chorus_islands(output.speaker_diarization, diarizer.chorus_coverage))
+    if "segmentation" in kept and "embeddings" in kept:
+        seg = kept["segmentation"]
+        own = turn_embeddings(turns, seg.data, seg.sliding_window.start, seg.sliding_window.step,
+                              seg.sliding_window.duration, np.asarray(kept["embeddings"]))
+    else:  # no speech at all: pyannote stops before embedding
+        from .campplus import EMBEDDING_DIM
+
+        own = np.full((len(turns), EMBEDDING_DIM), np.nan, np.float32)
     logger.info("diarization: %d turns, %d clusters", len(turns), len(names))
-    return Diarization(turns=turns, centroids=centroids)
+    return Diarization(turns=turns, centroids=centroids, embeddings=own)
+
+
+def turn_embeddings(turns: tuple[Turn, ...], segmentation: np.ndarray, chunk_start: float,
+                    chunk_step: float, chunk_duration: float, embeddings: np.ndarray) -> np.ndarray:
+    """Each turn's own voice from pyannote's chunk embeddings: no audio is embedded twice.
+
+    pyannote embeds, in every 10 s chunk, each local speaker's speech (CAM++ on that speaker's
+    frames only). A turn's voice is the local speaker(s) active during the turn, weighted by
+    how many of the turn's single-speaker frames each holds, summed over the chunks that
+    overlap it. Unlike the cluster centroid, this follows the voice actually heard, so a
+    cluster that merged two similar voices can still be split by pipeline/identify.py.
+
+    segmentation: (chunks, frames, local speakers) binary activity; embeddings: (chunks, local
+    speakers, dim), NaN where a local speaker had too little speech. Returns (turns, dim)
+    L2-normalised rows, NaN where no embedded speaker is heard during the turn.
+    """
+    chunks, frames, _ = segmentation.shape
+    dim = embeddings.shape[-1]
+    out = np.full((len(turns), dim), np.nan, np.float32)
+    if chunks == 0 or not turns:
+        return out
+    active = np.nan_to_num(segmentation) > 0.5
+    clean = active & (active.sum(axis=2, keepdims=True) == 1)  # overlapped frames say little
+    unit = embeddings / np.linalg.norm(embeddings, axis=-1, keepdims=True)
+    usable = np.isfinite(unit).all(axis=-1)  # (chunks, speakers)
+    frame_dt = chunk_duration / frames
+    for i, t in enumerate(turns):
+        first = max(0, int(np.floor((t.start - chunk_start - chunk_duration) / chunk_step)))
+        last = min(chunks - 1, int(np.ceil((t.end - chunk_start) / chunk_step)))
+        total = np.zeros(dim)
+        for c in range(first, last + 1):
+            begin = chunk_start + c * chunk_step
+            f0 = max(0, int(np.ceil((t.start - begin) / frame_dt - 0.5)))
+            f1 = min(frames, int(np.floor((t.end - begin) / frame_dt - 0.5)) + 1)
+            if f1 <= f0:
+                continue
+            weight = clean[c, f0:f1].sum(axis=0) * usable[c]  # frames per local speaker
+            if weight.any():
+                total += weight[usable[c]] @ unit[c, usable[c]]
+        norm = np.linalg.norm(total)
+        if norm > 0:
+            out[i] = total / norm
+    return out
 
 
 def chorus_islands(annotation, coverage: float, min_duration: float = 0.5) -> list[tuple[float, float]]:

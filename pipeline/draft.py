@@ -24,7 +24,7 @@ from .errors import KaigirokuError
 from .diarize import CHORUS, Diarization, diarize, load_diarizer, resolve_models
 from .fileio import check_writable, sha256_file
 from .hooks import Hook, null_hook
-from .identify import enroll, load_voice_clips, name_turns, speakers_for, utterance_evidence
+from .identify import audio_embedder, enroll, load_voice_clips, name_turns, speakers_for, utterance_evidence
 from .meeting import Meeting, empty_meeting, load_meeting
 from .models import resolve
 from .pii import find_pii
@@ -47,6 +47,9 @@ def default_output(audio_path: Path) -> Path:
 
 
 class _Clock:
+    """Stage times. Stages that overlap (ASR beside the speaker stages) are `record`ed with
+    their own durations; `lap` times what ran since the last lap, on the main thread alone."""
+
     def __init__(self) -> None:
         self.timings: list[StageTime] = []
         self._t = time.perf_counter()
@@ -55,6 +58,39 @@ class _Clock:
         now = time.perf_counter()
         self.timings.append(StageTime(stage, now - self._t))
         self._t = now
+
+    def record(self, stage: str, seconds: float) -> None:
+        self.timings.append(StageTime(stage, seconds))
+
+    def restart(self) -> None:
+        self._t = time.perf_counter()
+
+
+class _Background:
+    """Run `fn` on a daemon thread; `result()` waits and re-raises what it raised.
+
+    A daemon thread, so Ctrl-C during ASR ends the process at once instead of waiting for
+    the speaker stages (whatever they finished is already in the cache, written atomically).
+    """
+
+    def __init__(self, fn):
+        import threading
+
+        self._value = self._error = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), name="speakers", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn) -> None:
+        try:
+            self._value = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread as it is
+            self._error = e
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def max_speakers(meeting: Meeting) -> int | None:
@@ -147,25 +183,17 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
 
     key = stages.key(audio.info.sha256, options.audio, asr_model.path,
                      _options_key(options.transcribe, "cpu_threads"), list(meeting.vocabulary))
-    cached = stages.load("transcribe", key)
-    if cached is not None:
-        transcript = Transcript.from_dict(cached)
-    else:
-        with step.run("音声認識"):
-            transcript = transcribe(audio, asr_model, options.transcribe, meeting.vocabulary, hook)
-            stages.save("transcribe", key, transcript.to_dict())
-    clock.lap("transcribe")
-    _test_stop("transcribe")
-    if not any(True for _ in transcript.words()):
-        logger.warning("%s: 発言が見つかりませんでした。原稿は見出しだけになります。", audio_path)
 
-    evidence = None
-    if not options.diarize.enabled:
-        turns = anonymous_turns(single_speaker_turns(audio.duration))
-    else:
+    def speaker_turns() -> tuple[tuple[Turn, ...], np.ndarray | None]:
+        """Who spoke when, named: (turns, each turn's cosine to each enrolled voice or None)."""
+        if not options.diarize.enabled:
+            return anonymous_turns(single_speaker_turns(audio.duration)), None
         diarizer = None
-        dkey = stages.key(audio.info.sha256, max_speakers(meeting),
-                          _options_key(options.diarize, "threads", "segmentation_batch_size", "embedding_batch_size"))
+        t0 = time.perf_counter()
+        # "v2": the cached diarization holds each turn's own voice (older caches do not)
+        dkey = stages.key("v2", audio.info.sha256, max_speakers(meeting),
+                          _options_key(options.diarize, "threads", "segmentation_batch_size",
+                                       "embedding_batch_size", "alongside_asr"))
         cached = stages.load("diarize", dkey)
         if cached is not None:
             diarization = Diarization.from_dict(cached)
@@ -175,33 +203,60 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
                 diarizer = load_diarizer(options.diarize, diarize_models)
                 diarization = diarize(audio, diarizer, max_speakers=max_speakers(meeting), hook=hook)
                 stages.save("diarize", dkey, diarization.to_dict())
-        clock.lap("diarize")
+        clock.record("diarize", time.perf_counter() - t0)
         _test_stop("diarize")
         turns = diarization.turns or single_speaker_turns(audio.duration)
-        if clips:
-            ikey = stages.key(dkey, [(c.participant.name, sha256_file(c.participant.voice)) for c in clips],
-                              options.identify, [p.name for p in meeting.participants])
-            cached = stages.load("identify", ikey)
-            if cached is not None:
-                turns = tuple(Turn.from_dict(t) for t in cached["turns"])
-                evidence = np.array([[np.nan if x is None else x for x in row] for row in cached["evidence"]],
-                                    dtype=float).reshape(len(turns), len(clips))
-            else:
-                with step.run("話者の照合"):
-                    diarizer = diarizer or load_diarizer(options.diarize, diarize_models)
-                    voices = enroll(clips, diarizer.campplus)
-                    turns, evidence = name_turns(audio, turns, diarization.centroids, voices,
-                                                 meeting.participants, diarizer.campplus, options.identify)
-                    stages.save("identify", ikey, {"turns": [t.to_dict() for t in turns],
-                                                   "evidence": np.where(np.isnan(evidence), None, evidence).tolist()})
+        if not clips:
+            return anonymous_turns(turns), None
+        t0 = time.perf_counter()
+        ikey = stages.key(dkey, [(c.participant.name, sha256_file(c.participant.voice)) for c in clips],
+                          options.identify, [p.name for p in meeting.participants])
+        cached = stages.load("identify", ikey)
+        if cached is not None:
+            turns = tuple(Turn.from_dict(t) for t in cached["turns"])
+            evidence = np.array([[np.nan if x is None else x for x in row] for row in cached["evidence"]],
+                                dtype=float).reshape(len(turns), len(clips))
         else:
-            turns = anonymous_turns(turns)
+            with step.run("話者の照合"):
+                diarizer = diarizer or load_diarizer(options.diarize, diarize_models)
+                voices = enroll(clips, diarizer.campplus)
+                own = diarization.embeddings if diarization.turns else None
+                turns, evidence = name_turns(turns, own, diarization.centroids, voices,
+                                             meeting.participants, options.identify,
+                                             audio_embedder(audio, diarizer.campplus))
+                stages.save("identify", ikey, {"turns": [t.to_dict() for t in turns],
+                                               "evidence": np.where(np.isnan(evidence), None, evidence).tolist()})
+        clock.record("identify", time.perf_counter() - t0)
+        return turns, evidence
+
+    # Whisper (2 threads) and pyannote (1 thread) each leave part of a small PC's cores idle:
+    # run the speaker stages beside ASR (issue #7: seed_dev end to end 0.20× → see README).
+    alongside = options.diarize.enabled and options.diarize.alongside_asr
+    speakers_job = _Background(speaker_turns) if alongside else None
+
+    t0 = time.perf_counter()
+    cached = stages.load("transcribe", key)
+    if cached is not None:
+        transcript = Transcript.from_dict(cached)
+    else:
+        with step.run("音声認識"):
+            transcript = transcribe(audio, asr_model, options.transcribe, meeting.vocabulary, hook)
+            stages.save("transcribe", key, transcript.to_dict())
+    clock.record("transcribe", time.perf_counter() - t0)
+    _test_stop("transcribe")
+    if not any(True for _ in transcript.words()):
+        logger.warning("%s: 発言が見つかりませんでした。原稿は見出しだけになります。", audio_path)
+
+    t0 = time.perf_counter()
+    turns, evidence = speakers_job.result() if speakers_job else speaker_turns()
+    if speakers_job:  # how long the speaker stages ran on after ASR had finished
+        clock.record("speakers_wait", time.perf_counter() - t0)
+    clock.restart()
     speakers = speakers_for(turns, meeting.participants)
     utterances = assign_speakers(transcript, turns, options.speakers)
     if evidence is not None:
         utterances = utterance_evidence(utterances, turns, evidence, [c.participant for c in clips],
                                         meeting.participants, options.identify)
-    clock.lap("identify")
     used = {u.speaker for u in utterances}
     speakers = label_speakers(tuple(s for s in speakers if s.id in used), utterances, meeting)
     utterances, headings = finish_text(utterances, meeting, options, speakers, markers)

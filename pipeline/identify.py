@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from .audio import Audio, AudioOptions, load_audio
+from .audio import AudioOptions, load_audio
 from .errors import KaigirokuError
 from .meeting import Participant
 from .diarize import CHORUS
@@ -34,6 +34,7 @@ class IdentifyOptions:
     match_threshold: float  # cosine to the best enrolled voice below which a run stays unknown
     uncertain_margin: float  # best minus second-best cosine below which the editor is warned
     min_enroll_speech: float  # seconds of speech an enrollment clip must hold
+    recheck_margin: float  # pooled evidence closer than this between two voices → embed the turn
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,44 +91,44 @@ def participant_id(index: int) -> str:
     return f"P{index + 1}"
 
 
-def _span_audio(audio: Audio, spans: Sequence[tuple[float, float]]) -> np.ndarray:
-    parts = [audio.samples[int(s * SR):int(e * SR)] for s, e in spans]
-    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
-
-
-def score(model, audio: Audio, spans: Sequence[tuple[float, float]], voices: Sequence[Voice]) -> np.ndarray | None:
-    """Cosine of the spans' speech to each enrolled voice; None when too short to embed."""
-    from .campplus import embed_waveform
-
-    x = _span_audio(audio, spans)
-    if len(x) < SR // 2:
-        return None
-    emb = embed_waveform(model, x)
-    return np.array([float(emb @ v.embedding) for v in voices])
-
-
 def _normalise(x: np.ndarray) -> np.ndarray | None:
     n = float(np.linalg.norm(x))
     return None if not np.isfinite(n) or n == 0 else x / n
 
 
-def turn_scores(audio: Audio, turns: Sequence[Turn], centroids: dict[str, np.ndarray],
-                voices: Sequence[Voice], model, options: IdentifyOptions) -> tuple[np.ndarray, np.ndarray]:
+def turn_scores(turns: Sequence[Turn], embeddings: np.ndarray | None, centroids: dict[str, np.ndarray],
+                voices: Sequence[Voice], options: IdentifyOptions,
+                embed: Callable[[Turn], np.ndarray | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(turns, voices) cosine evidence: the turn's own voice, leaning on its cluster when short.
 
-    A 0.5 s piece says little about who spoke; the cluster's centroid (pooled over all of its
+    A turn's own voice comes first from `embeddings` (pipeline/diarize.py `turn_embeddings`:
+    pooled from pyannote's chunk embeddings, free). Inside a 10 s chunk pyannote can give two
+    similar voices one local speaker, so where that pooled evidence cannot tell the two best
+    voices apart (margin below `recheck_margin`), the turn's own audio is embedded (`embed`).
+    A 0.5 s turn says little about who spoke; the cluster's centroid (pooled over all of its
     speech) says more, unless the cluster mixes two voices. Long turns decide for themselves.
-    Returns (blended, own); `own` is NaN where a turn is too short to embed.
+    Returns (blended, own); `own` is NaN where a turn has no voice of its own.
     """
     V = np.stack([v.embedding for v in voices])
     cluster_sims = {c: (e @ V.T) for c, x in centroids.items() if (e := _normalise(x)) is not None}
+    if embeddings is None:  # no turn has a voice of its own (e.g. diarization found no speech)
+        own_all = np.full((len(turns), len(voices)), np.nan)
+    else:
+        own_all = np.asarray(embeddings, dtype=np.float64) @ V.T  # NaN rows stay NaN
+    rechecked = 0
+    if embed is not None:
+        for i, t in enumerate(turns):
+            top = np.sort(own_all[i])[-2:] if len(voices) > 1 else own_all[i]
+            if not np.isfinite(top).all() or (len(voices) > 1 and top[1] - top[0] < options.recheck_margin):
+                e = embed(t)
+                if e is not None:
+                    own_all[i] = e @ V.T
+                    rechecked += 1
+    logger.info("naming: %d of %d turns embedded again (pooled evidence unclear)", rechecked, len(turns))
     blended = np.zeros((len(turns), len(voices)))
-    own_all = np.full((len(turns), len(voices)), np.nan)
     for i, t in enumerate(turns):
-        own = score(model, audio, [(t.start, t.end)], voices)
+        own = own_all[i] if np.isfinite(own_all[i]).all() else None
         pooled = cluster_sims.get(t.speaker)
-        if own is not None:
-            own_all[i] = own
         if own is None and pooled is None:
             blended[i] = options.match_threshold  # no evidence: neutral, neighbours decide
         elif own is None:
@@ -138,6 +139,17 @@ def turn_scores(audio: Audio, turns: Sequence[Turn], centroids: dict[str, np.nda
             alpha = min(1.0, (t.end - t.start) / options.full_trust)
             blended[i] = alpha * own + (1 - alpha) * pooled
     return blended, own_all
+
+
+def audio_embedder(audio, model) -> Callable[[Turn], np.ndarray | None]:
+    """A turn's own audio → its CAM++ embedding (None under 0.5 s, too short to say)."""
+    from .campplus import embed_waveform
+
+    def embed(t: Turn) -> np.ndarray | None:
+        x = audio.samples[int(t.start * SR):int(t.end * SR)]
+        return embed_waveform(model, x) if len(x) >= SR // 2 else None
+
+    return embed
 
 
 def viterbi(scores: np.ndarray, weights: np.ndarray, same_cluster: np.ndarray,
@@ -167,26 +179,30 @@ def viterbi(scores: np.ndarray, weights: np.ndarray, same_cluster: np.ndarray,
     return path
 
 
-def name_turns(audio: Audio, turns: Sequence[Turn], centroids: dict[str, np.ndarray],
-               voices: Sequence[Voice], participants: Sequence[Participant], model,
-               options: IdentifyOptions) -> tuple[tuple[Turn, ...], np.ndarray]:
+def name_turns(turns: Sequence[Turn], embeddings: np.ndarray | None, centroids: dict[str, np.ndarray],
+               voices: Sequence[Voice], participants: Sequence[Participant],
+               options: IdentifyOptions,
+               embed: Callable[[Turn], np.ndarray | None] | None = None) -> tuple[tuple[Turn, ...], np.ndarray]:
     """Relabel cluster turns with participant ids (P1…) or, matching nobody, unknown ids (U1…).
 
-    Also returns each turn's own cosine to every voice (NaN when too short), the evidence that
+    `embeddings` (turns, dim) is each turn's own voice from the diarization. Also returns each
+    turn's own cosine to every voice (NaN when it has none), the evidence that
     `utterance_evidence` reports to the editor.
     """
     if not turns:
         return (), np.zeros((0, len(voices)))
     chorus = [t for t in turns if t.speaker == CHORUS]
     if chorus:  # 一同 is nobody's voice: name the others, then put it back in place
-        named, own = name_turns(audio, [t for t in turns if t.speaker != CHORUS], centroids, voices,
-                                participants, model, options)
+        voiced = [i for i, t in enumerate(turns) if t.speaker != CHORUS]
+        named, own = name_turns([turns[i] for i in voiced], None if embeddings is None else embeddings[voiced],
+                                centroids, voices,
+                                participants, options, embed)
         merged = sorted([*named, *chorus], key=lambda t: (t.start, t.end))
         rows = iter(own)
         return tuple(merged), np.array([np.full(len(voices), np.nan) if t.speaker == CHORUS else next(rows)
                                         for t in merged]).reshape(len(merged), len(voices))
     index = {id(p): i for i, p in enumerate(participants)}
-    scores, own = turn_scores(audio, turns, centroids, voices, model, options)
+    scores, own = turn_scores(turns, embeddings, centroids, voices, options, embed)
     weights = np.array([min(t.end - t.start, options.full_trust) for t in turns]) + 0.1
     same = np.array([i > 0 and turns[i].speaker == turns[i - 1].speaker for i in range(len(turns))])
     path = viterbi(scores, weights, same, options.match_threshold, options.switch_penalty)

@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
 from .audio import Audio
 from .errors import KaigirokuError
 from .hooks import Hook, null_hook
@@ -28,6 +30,7 @@ class TranscribeOptions:
     cpu_threads: int
     vocabulary_prompt: bool  # feed the meeting vocabulary as Whisper's initial prompt
     condition_on_previous_text: bool
+    block_minutes: float  # longer recordings are transcribed in blocks of about this length
 
 
 def load_whisper(model: ResolvedModel, options: TranscribeOptions):
@@ -52,30 +55,64 @@ def initial_prompt(vocabulary: Sequence[str]) -> str | None:
     return "、".join(words) + "。" if words else None
 
 
+def blocks(samples: np.ndarray, rate: int, block_s: float, search_s: float = 60.0) -> list[tuple[int, int]]:
+    """[start, end) sample ranges of about `block_s`, each cut at the quietest 0.5 s of the
+    last `search_s` before the block's end, so no word is cut in two.
+
+    faster-whisper computes the log-mel features of everything it is given at once (about
+    1.7 GB of spectrogram for 3 hours): blocks bound that. A tail shorter than a quarter
+    block is kept with the block before it.
+    """
+    n, size = len(samples), int(block_s * rate)
+    if size <= 0 or n <= size * 1.25:
+        return [(0, n)]
+    win, hop = rate // 2, rate // 10
+    out, start = [], 0
+    while n - start > size * 1.25:
+        lo = start + size - int(search_s * rate)
+        lo = max(lo, start + size // 2)
+        piece = samples[lo:start + size]
+        frames = (len(piece) - win) // hop + 1
+        if frames <= 0:
+            cut = start + size
+        else:
+            energy = np.array([float(np.mean(np.square(piece[i * hop:i * hop + win], dtype=np.float64)))
+                               for i in range(frames)])
+            cut = lo + int(energy.argmin()) * hop + win // 2
+        out.append((start, cut))
+        start = cut
+    out.append((start, n))
+    return out
+
+
 def transcribe(audio: Audio, model: ResolvedModel, options: TranscribeOptions,
                vocabulary: Sequence[str] = (), hook: Hook = null_hook) -> Transcript:
     whisper = load_whisper(model, options)
     prompt = initial_prompt(vocabulary) if options.vocabulary_prompt else None
-    segments_iter, info = whisper.transcribe(
-        audio.samples,
-        language=options.language,
-        beam_size=options.beam_size,
-        word_timestamps=True,
-        vad_filter=options.vad_filter,
-        vad_parameters={"min_silence_duration_ms": options.vad_min_silence_ms},
-        initial_prompt=prompt,
-        condition_on_previous_text=options.condition_on_previous_text,
-    )
     total = audio.duration
     segments: list[Segment] = []
+    language = options.language
     hook("transcribe", total=total, completed=0.0)
-    # Segments come lazily, one decoding window at a time: report progress as they arrive.
-    for seg in segments_iter:
-        words = tuple(Word(float(w.start), float(w.end), w.word, float(w.probability))
-                      for w in (seg.words or ()))
-        segments.append(Segment(float(seg.start), float(seg.end), seg.text, words,
-                                float(seg.avg_logprob), float(seg.no_speech_prob)))
-        hook("transcribe", total=total, completed=min(total, float(seg.end)))
+    for first, last in blocks(audio.samples, audio.sample_rate, options.block_minutes * 60):
+        offset = first / audio.sample_rate
+        segments_iter, info = whisper.transcribe(
+            audio.samples[first:last],  # a view: the block is not copied
+            language=options.language,
+            beam_size=options.beam_size,
+            word_timestamps=True,
+            vad_filter=options.vad_filter,
+            vad_parameters={"min_silence_duration_ms": options.vad_min_silence_ms},
+            initial_prompt=prompt,
+            condition_on_previous_text=options.condition_on_previous_text,
+        )
+        language = info.language
+        # Segments come lazily, one decoding window at a time: report progress as they arrive.
+        for seg in segments_iter:
+            words = tuple(Word(offset + float(w.start), offset + float(w.end), w.word, float(w.probability))
+                          for w in (seg.words or ()))
+            segments.append(Segment(offset + float(seg.start), offset + float(seg.end), seg.text, words,
+                                    float(seg.avg_logprob), float(seg.no_speech_prob)))
+            hook("transcribe", total=total, completed=min(total, segments[-1].end))
     hook("transcribe", total=total, completed=total)
-    logger.info("transcribed %.1f s into %d segments (%s)", total, len(segments), info.language)
-    return Transcript(language=info.language, duration=total, segments=tuple(segments))
+    logger.info("transcribed %.1f s into %d segments (%s)", total, len(segments), language)
+    return Transcript(language=language, duration=total, segments=tuple(segments))

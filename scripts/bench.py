@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from pipeline.privacy import apply_offline_env  # noqa: E402
 apply_offline_env()
 
 BENCH = REPO.parent / "shared" / "bench"
+SCORER = Path(os.environ.get("KAIGIROKU_SCORER", BENCH / "score_docx.py"))  # CER / raCER of a docx
 
 
 def find(folder: Path, name: str) -> Path | None:
@@ -43,22 +43,25 @@ def find(folder: Path, name: str) -> Path | None:
     return None
 
 
-def run_draft(folder: Path, out: Path) -> tuple[float, int]:
+def run_draft(folder: Path, out: Path, extra: list[str]) -> tuple[float, int]:
     # --no-cache: every stage really runs, so the times are the times of a first draft
     cmd = [sys.executable, "-m", "pipeline", "draft", str(folder / "meeting.flac"), "-o", str(out),
-           "--force", "--no-cache", "--format", "docx", "--format", "json"]
+           "--force", "--no-cache", "--format", "docx", "--format", "json", *extra]
     meeting = find(folder, "meeting.yaml")
     if meeting:
         cmd += ["--meeting", str(meeting)]
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    # wait4 gives this child's own peak RSS (KiB on Linux), not the largest of all children
+    _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - t
-    # each draft runs in its own child; ru_maxrss of children is the largest so far (KiB)
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"draft failed on {folder}: {' '.join(cmd)}")
+    return wall, usage.ru_maxrss * 1024
 
 
 def score_docx(truth: Path, docx: Path) -> dict:
-    out = subprocess.run([sys.executable, str(BENCH / "score_docx.py"), "--ref", str(truth), "--hyp",
+    out = subprocess.run([sys.executable, str(SCORER),  "--ref", str(truth), "--hyp",
                           str(docx), "--json"], check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
@@ -80,7 +83,7 @@ def der(minutes, rttm: Path | None) -> float | None:
 
 def _norm_chars(text: str, flags: list[bool]) -> tuple[str, list[bool]]:
     """score_docx.py's normalisation, character by character, carrying each one's flag."""
-    sys.path.insert(0, str(BENCH))
+    sys.path.insert(0, str(SCORER.parent))
     from score_docx import PUNCT
 
     out, out_flags = [], []
@@ -96,7 +99,7 @@ def flag_quality(minutes, truth: Path) -> dict:
     """Share of the draft's character errors inside low-confidence spans; share flagged."""
     from rapidfuzz.distance import Levenshtein
 
-    sys.path.insert(0, str(BENCH))
+    sys.path.insert(0, str(SCORER.parent))
     from score_docx import norm
 
     ref = "".join(norm(t.get("spoken") or t["text"]) for t in json.loads(truth.read_text(encoding="utf-8"))["turns"])
@@ -126,13 +129,13 @@ def headings_found(minutes, truth: Path) -> str:
     return f"{hit}/{len(sections)}"
 
 
-def bench_one(folder: Path, work: Path, noclean: Path, sweep: bool) -> dict:
+def bench_one(folder: Path, work: Path, noclean: Path, sweep: bool, extra: list[str]) -> dict:
     from pipeline.clean import clean_utterances
     from pipeline.config import load_options
     from pipeline.types import Minutes
 
     out = work / f"{folder.name}.docx"
-    wall, rss = run_draft(folder, out)
+    wall, rss = run_draft(folder, out, extra)
     minutes = Minutes.from_dict(json.loads(out.with_suffix(".json").read_text(encoding="utf-8")))
     truth = folder / "truth.json"
     scores = score_docx(truth, out)
@@ -181,12 +184,23 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _gpu() -> str:
+    try:
+        import torch
+
+        return f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    except Exception:  # the report is still useful without the GPU's name
+        return ""
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folders", nargs="*", type=Path)
     ap.add_argument("--out", type=Path, default=REPO / "out" / "bench" / "bench.json",
                     help="the table as JSON; the drafts are written beside it")
     ap.add_argument("--sweep-flags", action="store_true", help="flag quality at several thresholds")
+    ap.add_argument("--config", type=Path, help="passed to `kaigiroku draft --config`")
+    ap.add_argument("--device", choices=("cpu", "cuda"), help="passed to `kaigiroku draft --device`")
     args = ap.parse_args()
     folders = args.folders or sorted(p for p in BENCH.iterdir() if (p / "meeting.flac").is_file())
     rows = []
@@ -197,9 +211,12 @@ def main() -> int:
         noclean.write_text("clean:\n  enabled: false\n", encoding="utf-8")
         for folder in folders:
             print(f"== {folder}", file=sys.stderr, flush=True)
-            rows.append(bench_one(folder.resolve(), work, noclean, args.sweep_flags))
+            extra = (["--config", str(args.config)] if args.config else []) + \
+                (["--device", args.device] if args.device else [])
+            rows.append(bench_one(folder.resolve(), work, noclean, args.sweep_flags, extra))
     print(table(rows))
-    report = {"machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores",
+    report = {"machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores" + _gpu(),
+              "device": args.device or "cpu", "config": str(args.config) if args.config else None,
               "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows}
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"written: {args.out}", file=sys.stderr)

@@ -60,3 +60,42 @@ def test_real_clips_load(sample_dir, options):
     clips = load_voice_clips(people, options.audio, options.identify)
     assert [c.participant.name for c in clips] == ["佐藤 由美"]
     assert len(clips[0].samples) > 16000 * 8
+
+
+# --- each turn's own voice, pooled from pyannote's chunk embeddings ---------------------------
+
+def chunks_of(activity_per_chunk, frames=100):
+    """(chunks, frames, 2) binary activity from [(speaker, first_frame, last_frame), …] per chunk."""
+    seg = np.zeros((len(activity_per_chunk), frames, 2), np.float32)
+    for c, spans in enumerate(activity_per_chunk):
+        for s, f0, f1 in spans:
+            seg[c, f0:f1, s] = 1
+    return seg
+
+
+def test_a_turn_takes_the_voice_of_the_local_speaker_heard_during_it():
+    from pipeline.diarize import turn_embeddings
+    from pipeline.types import Turn
+
+    # two 10 s chunks with a 5 s step (100 frames of 0.1 s); voice x in the first half of
+    # chunk 0, voice y from 5 s to 10 s (chunk 0 second half = chunk 1 first half)
+    x, y = np.eye(4)[0] * 3, np.eye(4)[1] * 2  # not unit length: the pooling normalises
+    seg = chunks_of([[(0, 0, 50), (1, 50, 100)], [(1, 0, 50)]])
+    emb = np.array([[x, y], [y, np.full(4, np.nan)]])  # chunk 1's second speaker: too short
+    turns = (Turn(0.5, 4.5, "C1"), Turn(5.5, 9.5, "C2"), Turn(12.0, 14.0, "C2"))
+    own = turn_embeddings(turns, seg, 0.0, 5.0, 10.0, emb)
+    np.testing.assert_allclose(own[0], np.eye(4)[0], atol=1e-6)
+    np.testing.assert_allclose(own[1], np.eye(4)[1], atol=1e-6)
+    assert np.isnan(own[2]).all()  # nobody with an embedding speaks at 12–14 s
+
+
+def test_overlapped_frames_do_not_count_and_the_larger_share_dominates():
+    from pipeline.diarize import turn_embeddings
+    from pipeline.types import Turn
+
+    x, y = np.eye(3)[0], np.eye(3)[1]
+    # speaker 0 alone for 3 s, both together for 2 s, speaker 1 alone for 1 s
+    seg = chunks_of([[(0, 0, 50), (1, 30, 60)]])
+    own = turn_embeddings((Turn(0.0, 6.0, "C1"),), seg, 0.0, 5.0, 10.0, np.array([[x, y]]))
+    expected = (3 * x + 1 * y) / np.linalg.norm(3 * x + 1 * y)
+    np.testing.assert_allclose(own[0], expected, atol=1e-6)
