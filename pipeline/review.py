@@ -28,7 +28,7 @@ from typing import Any
 from .edits import OP_NAMES, EditError, apply_edit, meeting_of, word_spans
 from .errors import KaigirokuError
 from .store import Conflict, ReviewFile, Saved
-from .types import Minutes
+from .types import Minutes, Utterance
 
 logger = logging.getLogger(__name__)
 
@@ -58,31 +58,36 @@ def find_audio(minutes: Minutes, result: Path, given: Path | None = None) -> Pat
     return None
 
 
-def page_data(saved: Saved, options: ReviewOptions) -> dict[str, Any]:
-    """What the page shows: the header, speakers, participants, utterances with their flags,
-    word times and which characters show which word, and headings."""
+def utterance_view(u: Utterance) -> dict[str, Any]:
+    """One row: text, flags, word times and which characters show which word."""
+    return {"start": u.start, "end": u.end, "speaker": u.speaker, "text": u.text,
+            "speaker_uncertain": u.speaker_uncertain, "marks": [mk.to_dict() for mk in u.marks],
+            "words": [[round(w.start, 2), round(w.end, 2)] for w in u.words], "spans": word_spans(u)}
+
+
+def page_data(saved: Saved, options: ReviewOptions, only: int | None = None) -> dict[str, Any]:
+    """What the page shows: the header, speakers, participants, utterances and headings; or,
+    with `only`, just that utterance (a text edit: a 3-hour meeting is MBs to send and draw)."""
     from .writers import header_rows
 
     m = saved.minutes
+    state = {"rev": saved.rev, "undo": saved.undo, "undo_what": saved.last}
+    if only is not None:
+        return {**state, "utterance": {"index": only, **utterance_view(m.utterances[only])}}
     meeting = meeting_of(m)
     return {
-        "rev": saved.rev, "undo": saved.undo, "undo_what": saved.last,
-        "file": str(options.result), "header": header_rows(meeting),
+        **state, "file": str(options.result), "header": header_rows(meeting),
         "audio": {"available": options.audio is not None, "path": m.audio.path,
                   "duration": m.audio.duration},
         "speakers": [{"id": s.id, "label": s.label, "name": s.name, "role": s.role,
                       "used": any(u.speaker == s.id for u in m.utterances)} for s in m.speakers],
         "participants": [{"name": p.name, "role": p.role, "title": p.title} for p in meeting.participants],
-        "utterances": [{
-            "start": u.start, "end": u.end, "speaker": u.speaker, "text": u.text,
-            "speaker_uncertain": u.speaker_uncertain,
-            "marks": [mk.to_dict() for mk in u.marks],
-            "words": [[round(w.start, 2), round(w.end, 2)] for w in u.words],
-            "spans": word_spans(u),
-        } for u in m.utterances],
+        "utterances": [utterance_view(u) for u in m.utterances],
         "headings": [h.to_dict() for h in m.headings],
     }
 
+
+ROW_OPS = ("text", "check")  # edits that change one utterance and nothing else
 
 _EXPORT_NAME = re.compile(r"^[^/\\\x00-\x1f]+\.docx$")
 
@@ -182,7 +187,8 @@ def create_app(options: ReviewOptions):
             saved = await run_in_threadpool(store.edit, rev, lambda m: apply_edit(m, op, data), what)
         except (Conflict, EditError, KaigirokuError) as e:
             return failure(e)
-        return JSONResponse(page_data(saved, options), headers=no_store)
+        only = data["index"] if op in ROW_OPS else None
+        return JSONResponse(page_data(saved, options, only), headers=no_store)
 
     async def undo(request: Request):
         from starlette.concurrency import run_in_threadpool
@@ -241,7 +247,7 @@ def prepare(result: Path, port: int = 0, audio: Path | None = None) -> tuple[Rev
     from .store import read_result
 
     result = Path(result).resolve()
-    _, minutes = read_result(result)
+    _, _, minutes = read_result(result)
     if not os.access(result, os.W_OK) or not os.access(result.parent, os.W_OK | os.X_OK):
         raise KaigirokuError(f"{result} を保存できません（書き込みの権限がありません）。書き込めるフォルダにコピーしてから開いてください。")
     if audio is not None and not Path(audio).is_file():

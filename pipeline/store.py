@@ -59,13 +59,15 @@ def encode(minutes_dict: dict[str, Any]) -> bytes:
     return json.dumps(minutes_dict, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def read_result(path: Path) -> tuple[bytes, Minutes]:
+def read_result(path: Path) -> tuple[bytes, dict[str, Any], Minutes]:
+    """The file's bytes, its JSON and the result it holds."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise KaigirokuError(f"結果ファイル {path} が見つかりません。`kaigiroku draft` が書いた .json を指定してください。") from None
     try:
-        return data, Minutes.from_dict(json.loads(data.decode("utf-8")))
+        parsed = json.loads(data.decode("utf-8"))
+        return data, parsed, Minutes.from_dict(parsed)
     except (ValueError, KeyError, TypeError) as e:
         raise KaigirokuError(f"{path} は kaigiroku の結果ファイルとして読めません。`kaigiroku draft` が書いた .json を指定してください。",
                              f"{type(e).__name__}: {e}") from e
@@ -179,22 +181,22 @@ class ReviewFile:
         return Saved(minutes, rev, len(chain), chain[-1]["what"] if chain else "")
 
     def load(self) -> Saved:
-        data, minutes = read_result(self.path)
+        data, _, minutes = read_result(self.path)
         return self._state(minutes, revision(data))
 
-    def _check(self, base: str) -> tuple[bytes, Minutes]:
-        data, minutes = read_result(self.path)
+    def _check(self, base: str) -> tuple[bytes, dict[str, Any], Minutes]:
+        data, parsed, minutes = read_result(self.path)
         if revision(data) != base:
             raise Conflict(revision(data), "このファイルは別のタブか別の人（または別のプログラム）が変更しました。"
                                            "ページを再読み込みして、最新の内容で続けてください。")
-        return data, minutes
+        return data, parsed, minutes
 
     def edit(self, base: str, change: Callable[[Minutes], Minutes], what: str) -> Saved:
         """Apply `change` to the saved result if it is still revision `base`; save atomically."""
         with self._exclusive():
-            data, minutes = self._check(base)
+            data, old_dict, minutes = self._check(base)
             new = change(minutes)
-            old_dict, new_dict = json.loads(data.decode("utf-8")), new.to_dict()
+            new_dict = new.to_dict()
             new_data = encode(new_dict)
             if new_data == data:
                 return self._state(minutes, base)
@@ -208,12 +210,12 @@ class ReviewFile:
 
     def undo(self, base: str) -> Saved:
         with self._exclusive():
-            data, _ = self._check(base)
+            data, current, _ = self._check(base)
             chain = self._live(self._entries(), base)
             if not chain:
                 raise Conflict(base, "元に戻せる編集がありません（このファイルはページの外で変更されたか、履歴がありません）。")
             entries, entry = chain[:-1], chain[-1]
-            old_dict = undo_patch(json.loads(data.decode("utf-8")), entry["patch"])
+            old_dict = undo_patch(current, entry["patch"])
             minutes = Minutes.from_dict(old_dict)
             new_data = encode(old_dict)
             self._write_entries(entries)

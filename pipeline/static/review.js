@@ -92,18 +92,27 @@ function send(path, body) {
   return p;
 }
 
-// Apply the server's answer to an edit: the whole document, or one utterance for a text edit.
-function accept(data, rerender) {
+// Apply the server's answer to an edit: the whole document, or one utterance (text, flags).
+// A row the editor is typing in is not redrawn (the caret would jump) unless `force`.
+function accept(data, force) {
   if (!data || data.error) return;
-  doc = data;
+  if (!data.utterance) {
+    doc = data;
+    updateUndo();
+    render();
+    return;
+  }
+  const { index, ...view } = data.utterance;
+  doc.utterances[index] = view;
+  Object.assign(doc, { rev: data.rev, undo: data.undo, undo_what: data.undo_what });
   updateUndo();
-  if (rerender) render();
+  if (force || document.activeElement !== cellOf(index)) renderRow(index);
 }
 
-async function edit(op, args, rerender = true) {
+async function edit(op, args) {
   await flush();
   const data = await send("/api/edit", Object.assign({ op }, args));
-  accept(data, rerender);
+  accept(data, true);
   return data;
 }
 
@@ -113,13 +122,7 @@ function flush() {
   const { i, text } = pending;
   pending = null;
   if (text === doc.utterances[i].text) return queue;
-  return send("/api/edit", { op: "text", index: i, text }).then((data) => {
-    if (!data) return;
-    doc = data;
-    updateUndo();
-    const cell = cellOf(i);
-    if (cell && document.activeElement !== cell) renderRow(i);  // new marks; keep the caret otherwise
-  });
+  return send("/api/edit", { op: "text", index: i, text }).then((data) => accept(data, false));
 }
 
 function typed(i) {
@@ -395,6 +398,7 @@ $("heading").onclick = async () => {
 
 $("check").onclick = async () => {
   if (current === null) { banner("確認した発言をクリックしてから押してください。", "info"); return; }
+  await flush();  // the marks below must be those of the saved text
   const u = doc.utterances[current];
   let mark = null;
   if (caret && caret.i === current && caret.at !== null) {
@@ -407,7 +411,7 @@ $("check").onclick = async () => {
 
 $("undo").onclick = async () => {
   await flush();
-  accept(await send("/api/undo", {}), true);
+  accept(await send("/api/undo", {}));
 };
 
 $("rate").onchange = () => { player.playbackRate = Number($("rate").value); };
