@@ -210,7 +210,7 @@ class ReviewFile:
 
     def undo(self, base: str) -> Saved:
         with self._exclusive():
-            data, current, _ = self._check(base)
+            _, current, _ = self._check(base)
             chain = self._live(self._entries(), base)
             if not chain:
                 raise Conflict(base, "元に戻せる編集がありません（このファイルはページの外で変更されたか、履歴がありません）。")

@@ -6,7 +6,6 @@ The server is the real one (uvicorn on a loopback socket), driven over HTTP with
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -19,7 +18,6 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from audio_files import tone, write
@@ -27,7 +25,7 @@ from conftest import KAIGIROKU, REPO
 from pipeline.edits import (EditError, add_heading, carry_marks, check_flags, edit_text, merge_with_next,
                             remove_heading, rename_heading, set_speaker, split_utterance, word_spans)
 from pipeline.meeting import Meeting, MeetingInfo, Participant
-from pipeline.store import Conflict, ReviewFile, encode, revision
+from pipeline.store import Conflict, ReviewFile, revision
 from pipeline.types import (AudioInfo, Heading, Mark, Minutes, Speaker, Transcript, Utterance, Word)
 from pipeline.writers import ExportOptions, write_json
 
@@ -166,7 +164,7 @@ def test_the_token_in_the_address_becomes_a_cookie(page):
     assert f"kaigiroku_{page.options.port}={page.options.token}" in cookie
     assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
     jar = cookie.split(";")[0]
-    status, headers, body = page.request("/", token=False, headers={"Cookie": jar})
+    status, _, body = page.request("/", token=False, headers={"Cookie": jar})
     assert status == 200 and b"/static/review.js" in body
     assert page.request("/api/doc", token=False, headers={"Cookie": jar})[0] == 200
 

@@ -180,7 +180,8 @@ function render() {
   });
   for (; k < order.length; k++) html += headingHTML(order[k][0], order[k][1]);
   $("rows").innerHTML = html;
-  playingRow = -1;
+  playingRow = -1;  // the rows were redrawn: highlight again
+  playingWord = null;
   if (current !== null) markCurrent(current);
   legend();
   updateUndo();
@@ -194,6 +195,7 @@ function renderRow(i) {
   const row = tpl.firstElementChild;
   row.className = tr.className;
   tr.replaceWith(row);
+  playingWord = null;
   legend();
 }
 
