@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("output", type=Path, help="録音ファイルの名前 (OUT.flac) か OUT.flac.rec.pcm")
     v.add_argument("--force", action="store_true", help="既にある OUT.flac を置き換える")
 
+    w = sub.add_parser("review", help="ブラウザで録音を聞きながら原稿を直す（このPCの中だけで動きます）")
+    w.add_argument("result", type=Path, help="`kaigiroku draft` が書いた .json（直すと自動で保存されます）")
+    w.add_argument("--port", type=int, default=0, help="使うポート番号（既定: 空いている番号）")
+    w.add_argument("--no-browser", action="store_true", help="ブラウザを開かない（表示されたアドレスを自分で開く）")
+    w.add_argument("--audio", type=Path, help="録音ファイル（既定: 結果ファイルに記録された録音）")
+
     m = sub.add_parser("models", help="内蔵モデルの一覧と状態（チェックサム）")
     m.add_argument("--prepare", action="store_true", help="分割されたモデルを組み立てて確認する")
     return p
@@ -94,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             return _devices(args)
         if args.command == "recover":
             return _recover(args)
+        if args.command == "review":
+            return _review(args)
     except KaigirokuError as e:
         print(f"エラー: {e.message}", file=sys.stderr)
         if args.verbose and e.detail:
@@ -186,6 +194,23 @@ def _recover(args) -> int:
 
     out = recover(args.output, force=args.force)
     print(f"録音を FLAC にしました: {out}")
+    return 0
+
+
+def _review(args) -> int:
+    from .review import prepare, serve, url_for
+
+    options, sock, minutes = prepare(args.result, args.port, args.audio)
+    print(f"レビュー画面: {url_for(options)}", flush=True)
+    if options.audio is None:
+        print(f"注意: 録音ファイル {args.audio or minutes.audio.path} が見つかりません。文の修正はできますが、再生はできません"
+              "（--audio で録音を指定できます）。", flush=True)
+    print("このアドレスはこのPCの中だけで開けます。終えるときは Ctrl-C を押してください（直した内容は保存済みです）。", flush=True)
+    try:
+        serve(options, sock, open_browser=not args.no_browser)
+    except KeyboardInterrupt:  # uvicorn stops cleanly on Ctrl-C, then re-raises it
+        pass
+    print("レビュー画面を閉じました。", flush=True)
     return 0
 
 
