@@ -184,6 +184,13 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _devices(args) -> str:
+    from pipeline.config import load_options
+
+    o = load_options(args.config, {"transcribe": {"device": args.device}, "diarize": {"device": args.device}})
+    return f"asr {o.transcribe.device} ({o.transcribe.compute_type}), diarization {o.diarize.device}"
+
+
 def _gpu() -> str:
     try:
         import torch
@@ -216,7 +223,7 @@ def main() -> int:
             rows.append(bench_one(folder.resolve(), work, noclean, args.sweep_flags, extra))
     print(table(rows))
     report = {"machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores" + _gpu(),
-              "device": args.device or "cpu", "config": str(args.config) if args.config else None,
+              "device": _devices(args), "config": str(args.config) if args.config else None,
               "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows}
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"written: {args.out}", file=sys.stderr)

@@ -25,16 +25,18 @@ if [ ! -f "$M/model.bin" ]; then
 fi
 echo "$(cat "$M/model.bin.sha256")  $M/model.bin" | sha256sum -c -
 
-# CTranslate2's wheels load cuBLAS 12; an image with only CUDA 13's cuBLAS gets a link to it
-# (same entry points for what Whisper uses). A real install would add nvidia-cublas-cu12.
+# CTranslate2's wheels load cuBLAS 12. The lent machine's image has only CUDA 13's cuBLAS, so
+# a link libcublas.so.12 → libcublas.so.13 stands in (it ran Whisper there, 2026-11-26). A real
+# install adds the nvidia-cublas-cu12 wheel instead (README "GPU").
 if ! ldconfig -p | grep -q libcublas.so.12; then
-  CUBLAS=$("$PY" -c "import nvidia.cublas, os; print(os.path.join(list(nvidia.cublas.__path__)[0], 'lib'))" 2>/dev/null || true)
-  if [ -n "$CUBLAS" ] && [ -e "$CUBLAS/libcublas.so.13" ]; then
+  CUBLAS13=$(find / -name 'libcublas.so.13' -not -path '/proc/*' 2>/dev/null | head -1 || true)
+  if [ -n "$CUBLAS13" ]; then
+    D=$(dirname "$CUBLAS13")
     mkdir -p /tmp/cu12
-    ln -sf "$CUBLAS/libcublas.so.13" /tmp/cu12/libcublas.so.12
-    ln -sf "$CUBLAS/libcublasLt.so.13" /tmp/cu12/libcublasLt.so.12
-    export LD_LIBRARY_PATH=/tmp/cu12:$CUBLAS:${LD_LIBRARY_PATH:-}
-    echo "note: cuBLAS 12 absent; using CUDA 13's cuBLAS through /tmp/cu12"
+    ln -sf "$D/libcublas.so.13" /tmp/cu12/libcublas.so.12
+    ln -sf "$D/libcublasLt.so.13" /tmp/cu12/libcublasLt.so.12
+    export LD_LIBRARY_PATH=/tmp/cu12:$D:${LD_LIBRARY_PATH:-}
+    echo "note: cuBLAS 12 absent; CTranslate2 uses $CUBLAS13 through /tmp/cu12"
   fi
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
@@ -78,4 +80,3 @@ echo "== bench (seed_dev, asr=$ASR_DEVICE, diarization=cuda)"
 # voice paths in meeting.yaml are ../voices/… relative to the meeting folder: kept by the pack
 KAIGIROKU_SCORER="$KG/bench/score_docx.py" "$PY" scripts/bench.py "$KG/bench/seed_dev" \
   --config /tmp/gpu.yaml --out "$RESULTS/bench-gpu.json"
-cp "$RESULTS/bench-gpu.json" "$RESULTS/bench-gpu-$(date +%Y%m%d).json" 2>/dev/null || true
