@@ -44,3 +44,21 @@ def test_without_any_pause_blocks_still_bound_the_length():
 def test_blocks_off(block):
     x = speech_with_pauses(50, [])
     assert blocks(x, RATE, block) == [(0, len(x))]
+
+
+def test_piecewise_features_are_faster_whispers_own_numbers():
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    from pipeline.transcribe import PiecewiseFeatures
+
+    rng = np.random.default_rng(1)
+    piecewise = PiecewiseFeatures(FeatureExtractor())
+    piecewise.PIECE_FRAMES = 700  # several pieces, one of them partial, in a short test
+    for n in (100, 16000 * 7 + 33, 16000 * 31):
+        x = (rng.normal(0, 0.1, n) * np.sin(np.arange(n) / 3000)).astype(np.float32)
+        expected = FeatureExtractor()(x, chunk_length=30)
+        got = piecewise(x, chunk_length=30)
+        assert got.shape == expected.shape
+        # the matrix product's blocking differs with the piece width: float32 rounding at most
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    assert piecewise.nb_max_frames == 3000  # attributes are faster-whisper's own
