@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s")
     try:
         if args.command == "draft":
+            from .memory import limit_malloc_arenas
+
+            limit_malloc_arenas()  # before any model starts its threads
             return _draft(args)
         if args.command == "export":
             return _export(args)

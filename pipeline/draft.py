@@ -66,23 +66,29 @@ class _Clock:
         self._t = time.perf_counter()
 
 
-class _Background:
-    """Run `fn` on a daemon thread; `result()` waits and re-raises what it raised.
+class _Cancelled(Exception):
+    """The speaker stages were told to stop (ASR failed or was interrupted)."""
 
-    A daemon thread, so Ctrl-C during ASR ends the process at once instead of waiting for
-    the speaker stages (whatever they finished is already in the cache, written atomically).
+
+class _Background:
+    """Run `fn(stop)` on a thread; `result()` waits and re-raises what it raised.
+
+    `fn` polls `stop` (through the progress hook, which pyannote calls every batch) so that a
+    failure or Ctrl-C during ASR ends the speaker stages within a second or two: the process
+    must not exit while torch runs on another thread (it aborts). `cancel()` asks and waits.
     """
 
     def __init__(self, fn):
         import threading
 
+        self.stop = threading.Event()
         self._value = self._error = None
         self._thread = threading.Thread(target=self._run, args=(fn,), name="speakers", daemon=True)
         self._thread.start()
 
     def _run(self, fn) -> None:
         try:
-            self._value = fn()
+            self._value = fn(self.stop)
         except BaseException as e:  # noqa: BLE001 - handed to the main thread as it is
             self._error = e
 
@@ -91,6 +97,19 @@ class _Background:
         if self._error is not None:
             raise self._error
         return self._value
+
+    def cancel(self, wait: float = 120.0) -> None:
+        self.stop.set()
+        self._thread.join(wait)
+
+
+def _stoppable(hook: Hook, stop) -> Hook:
+    """The progress hook, raising _Cancelled once `stop` is set (pyannote calls it per batch)."""
+    def guarded(step, artifact=None, **kw):
+        if stop is not None and stop.is_set():
+            raise _Cancelled(step)
+        hook(step, artifact, **kw)
+    return guarded
 
 
 def max_speakers(meeting: Meeting) -> int | None:
@@ -184,8 +203,9 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     key = stages.key(audio.info.sha256, options.audio, asr_model.path,
                      _options_key(options.transcribe, "cpu_threads"), list(meeting.vocabulary))
 
-    def speaker_turns() -> tuple[tuple[Turn, ...], np.ndarray | None]:
+    def speaker_turns(stop=None) -> tuple[tuple[Turn, ...], np.ndarray | None]:
         """Who spoke when, named: (turns, each turn's cosine to each enrolled voice or None)."""
+        progress = _stoppable(hook, stop)
         if not options.diarize.enabled:
             return anonymous_turns(single_speaker_turns(audio.duration)), None
         diarizer = None
@@ -201,7 +221,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
             with step.run("話者の区別"):
                 hook("load")
                 diarizer = load_diarizer(options.diarize, diarize_models)
-                diarization = diarize(audio, diarizer, max_speakers=max_speakers(meeting), hook=hook)
+                diarization = diarize(audio, diarizer, max_speakers=max_speakers(meeting), hook=progress)
                 stages.save("diarize", dkey, diarization.to_dict())
         clock.record("diarize", time.perf_counter() - t0)
         _test_stop("diarize")
@@ -223,7 +243,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
                 own = diarization.embeddings if diarization.turns else None
                 turns, evidence = name_turns(turns, own, diarization.centroids, voices,
                                              meeting.participants, options.identify,
-                                             audio_embedder(audio, diarizer.campplus))
+                                             audio_embedder(audio, diarizer.campplus, progress))
                 stages.save("identify", ikey, {"turns": [t.to_dict() for t in turns],
                                                "evidence": np.where(np.isnan(evidence), None, evidence).tolist()})
         clock.record("identify", time.perf_counter() - t0)
@@ -235,15 +255,20 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     speakers_job = _Background(speaker_turns) if alongside else None
 
     t0 = time.perf_counter()
-    cached = stages.load("transcribe", key)
-    if cached is not None:
-        transcript = Transcript.from_dict(cached)
-    else:
-        with step.run("音声認識"):
-            transcript = transcribe(audio, asr_model, options.transcribe, meeting.vocabulary, hook)
-            stages.save("transcribe", key, transcript.to_dict())
-    clock.record("transcribe", time.perf_counter() - t0)
-    _test_stop("transcribe")
+    try:
+        cached = stages.load("transcribe", key)
+        if cached is not None:
+            transcript = Transcript.from_dict(cached)
+        else:
+            with step.run("音声認識"):
+                transcript = transcribe(audio, asr_model, options.transcribe, meeting.vocabulary, hook)
+                stages.save("transcribe", key, transcript.to_dict())
+        clock.record("transcribe", time.perf_counter() - t0)
+        _test_stop("transcribe")
+    except BaseException:
+        if speakers_job:  # stop the speaker stages before the error ends the process
+            speakers_job.cancel()
+        raise
     if not any(True for _ in transcript.words()):
         logger.warning("%s: 発言が見つかりませんでした。原稿は見出しだけになります。", audio_path)
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from .audio import AudioOptions, load_audio
 from .errors import KaigirokuError
+from .hooks import Hook, null_hook
 from .meeting import Participant
 from .diarize import CHORUS
 from .types import Turn
@@ -141,11 +142,14 @@ def turn_scores(turns: Sequence[Turn], embeddings: np.ndarray | None, centroids:
     return blended, own_all
 
 
-def audio_embedder(audio, model) -> Callable[[Turn], np.ndarray | None]:
-    """A turn's own audio → its CAM++ embedding (None under 0.5 s, too short to say)."""
+def audio_embedder(audio, model, hook: Hook = null_hook) -> Callable[[Turn], np.ndarray | None]:
+    """A turn's own audio → its CAM++ embedding (None under 0.5 s, too short to say).
+
+    `hook` is called before each turn (it may raise to stop the naming early)."""
     from .campplus import embed_waveform
 
     def embed(t: Turn) -> np.ndarray | None:
+        hook("identify:embed")
         x = audio.samples[int(t.start * SR):int(t.end * SR)]
         return embed_waveform(model, x) if len(x) >= SR // 2 else None
 

@@ -178,7 +178,7 @@ def table(rows: list[dict]) -> str:
         lines.append(
             f"| {r['meeting']} | {r['audio_s'] / 60:.1f} min | {r['wall_s']:.0f} s | {r['rtf']:.3f} | "
             f"{s.get('transcribe', 0):.3f} | {s.get('diarize', 0):.3f} | {s.get('identify', 0):.3f} | "
-            f"{r['peak_rss_gb']:.2f} GB | {r['cer']:.3f} | {r['racer']:.3f} ({r['racer_uncleaned']:.3f}) | "
+            f"{r['peak_rss_gb']:.2f} GiB | {r['cer']:.3f} | {r['racer']:.3f} ({r['racer_uncleaned']:.3f}) | "
             f"{der} | {r['headings']} | "
             f"{100 * r['flags']['caught']:.0f} % / {100 * r['flags']['flagged']:.0f} % |")
     return "\n".join(lines)
