@@ -84,12 +84,17 @@ function send(path, body) {
       return null;
     } finally {
       inflight--;
-      if (!inflight && !pending && !blocked) setStatus("保存済み", "saved");
     }
   };
+  // "保存済み" only once the answer has been applied to the page (callers' .then run first):
+  // a test or an editor acting on "saved" must find the page redrawn, not about to be.
   const p = queue.then(run);
-  queue = p.catch(() => null);
+  queue = p.catch(() => null).then(settle);
   return p;
+}
+
+function settle() {
+  if (!inflight && !pending && !blocked) setStatus("保存済み", "saved");
 }
 
 // Apply the server's answer to an edit: the whole document, or one utterance (text, flags).
