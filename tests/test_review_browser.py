@@ -276,3 +276,33 @@ def test_split_merge_heading_flags_and_undo_from_the_page(browser, review):
     assert read(result) == before
     assert page.locator(f"tr[data-i='{i}'] span.lc, tr[data-i='{i}'] span.pii").count() > 0
     assert not page.errors
+
+
+def test_a_key_right_after_the_caret_moved_acts_at_the_new_caret(browser, review):
+    """The editor clicks in a line, moves the caret and presses Ctrl+Enter at once.
+
+    The browser reports caret moves ("selectionchange") as a later task; a key handled before it
+    ran split at the click's position instead of the caret's (CI failed on this race once). Here
+    the move and the key happen in one task, so the stale position would be used every time.
+    """
+    url, result = review
+    before = read(result)
+    page = open_page(browser, url)
+    n = len(before.utterances)
+    i = next(k for k, u in enumerate(before.utterances) if len(u.text) > 20)
+    text = before.utterances[i].text
+    page.locator(f"tr[data-i='{i}'] td.text").click()  # the caret lands where the click was
+    page.wait_for_timeout(200)                         # ... and the page has seen it there
+    page.evaluate("""(i) => {
+        const cell = document.querySelector(`tr[data-i='${i}'] td.text`);
+        const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+        let left = 3, node;
+        while ((node = walker.nextNode()) && node.length < left) left -= node.length;
+        getSelection().collapse(node, left);
+        cell.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", ctrlKey: true, bubbles: true}));
+    }""", i)
+    page.wait_for_function(f"document.querySelectorAll('tr.utt').length === {n + 1}")
+    wait_saved(page)
+    split = read(result)
+    assert (split.utterances[i].text, split.utterances[i + 1].text) == (text[:3].rstrip(), text[3:].lstrip())
+    assert not page.errors

@@ -317,16 +317,21 @@ function caretIn(cell) {
   return r.toString().length;
 }
 
-document.addEventListener("selectionchange", () => {
+// The caret as the selection holds it now. "selectionchange" arrives as a later task, so a key
+// pressed right after the caret moved would otherwise act on the previous position.
+function caretNow() {
   const sel = getSelection();
-  if (!sel.rangeCount) return;
+  if (!sel.rangeCount) return caret;
   const node = sel.anchorNode && (sel.anchorNode.nodeType === 1 ? sel.anchorNode : sel.anchorNode.parentElement);
   const cell = node && node.closest && node.closest("td.text");
-  if (!cell) return;
+  if (!cell) return caret;  // focus left the text (a toolbar button): keep the last position
   const i = rowIndex(cell);
   caret = { i, at: caretIn(cell) };
   if (current !== i) markCurrent(i);
-});
+  return caret;
+}
+
+document.addEventListener("selectionchange", caretNow);
 
 const rows = $("rows");
 
@@ -377,6 +382,7 @@ rows.addEventListener("keydown", (e) => {
 });
 
 async function splitAtCaret() {
+  caretNow();
   if (!caret || caret.at === null) { banner("分割する位置（文の中）をクリックしてから押してください。", "info"); return; }
   const { i, at } = caret;
   await flush();
@@ -404,6 +410,7 @@ $("heading").onclick = async () => {
 };
 
 $("check").onclick = async () => {
+  caretNow();
   if (current === null) { banner("確認した発言をクリックしてから押してください。", "info"); return; }
   await flush();  // the marks below must be those of the saved text
   const u = doc.utterances[current];
