@@ -92,6 +92,10 @@ class _Background:
         except BaseException as e:  # noqa: BLE001 - handed to the main thread as it is
             self._error = e
 
+    def error(self) -> BaseException | None:
+        """The error the thread has ended with, if it has (it is not waited for)."""
+        return None if self._thread.is_alive() else self._error
+
     def result(self):
         self._thread.join()
         if self._error is not None:
@@ -254,6 +258,22 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     alongside = options.diarize.enabled and options.diarize.alongside_asr
     speakers_job = _Background(speaker_turns) if alongside else None
 
+    asr_hook = hook
+    if speakers_job:
+        # A failure of the speaker stages (memory, disk) is told while ASR runs, not an hour later
+        # when ASR ends. ASR goes on to the end and is cached, so the rerun after the fix redoes
+        # only the speaker stages; the error itself ends the draft once ASR is saved.
+        told = []
+
+        def asr_hook(step, artifact=None, **kw):
+            error = speakers_job.error()
+            if error is not None and not told and not isinstance(error, KeyboardInterrupt):
+                told.append(error)
+                # a KaigirokuError from the stage already names it ("話者の区別で止まりました: …")
+                what = getattr(error, "message", None) or f"話者の区別・照合が止まりました: {error!r}"
+                logger.error("%s 音声認識は最後まで続けて保存します（中断すると音声認識もやり直しです）。", what)
+            hook(step, artifact, **kw)
+
     t0 = time.perf_counter()
     try:
         cached = stages.load("transcribe", key)
@@ -261,7 +281,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
             transcript = Transcript.from_dict(cached)
         else:
             with step.run("音声認識"):
-                transcript = transcribe(audio, asr_model, options.transcribe, meeting.vocabulary, hook)
+                transcript = transcribe(audio, asr_model, options.transcribe, meeting.vocabulary, asr_hook)
                 stages.save("transcribe", key, transcript.to_dict())
         clock.record("transcribe", time.perf_counter() - t0)
         _test_stop("transcribe")

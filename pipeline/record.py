@@ -829,7 +829,12 @@ def draft_after(result: RecordingResult, meeting: str | Path | None, hook: Hook 
     """`record --then-draft`: the draft of the recording just made (markers become headings)."""
     from .config import load_options
     from .draft import run_draft
+    from .memory import limit_malloc_arenas
 
+    # as `kaigiroku draft` does, but only once the recording is closed: the recorder's threads
+    # allocate while audio arrives and should not queue on a shared arena. Whisper's and torch's
+    # threads start after this, so they are capped.
+    limit_malloc_arenas()
     return run_draft(result.path, meeting, None, load_options(), hook=hook)
 
 

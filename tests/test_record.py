@@ -229,6 +229,35 @@ def test_kill_9_then_recover(pulse, speech, tmp_path):
     assert private(out) and not pcm.exists() and not side.exists()
 
 
+@pytest.mark.slow  # a whole draft after the recording
+def test_record_then_draft_writes_the_draft_of_what_was_played(pulse, speech, sample_dir, tmp_path):
+    """`kaigiroku record --then-draft`, as staff run it: the chair's opening words go into the
+    room, and the draft beside the recording has them, said by the 委員長."""
+    import json
+
+    from conftest import KAIGIROKU
+
+    out = tmp_path / "meeting.flac"
+    proc = subprocess.Popen([*KAIGIROKU, "record", str(out), "--device", "pulse", "--samplerate", str(RATE),
+                             "--channels", "2", "--duration", str(SPEECH_SECONDS + 3.0), "--then-draft",
+                             "--meeting", str(sample_dir / "meeting.yaml")],
+                            cwd=REPO, env=pulse, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put((time.monotonic(), l)) for l in proc.stdout], daemon=True).start()
+    _wait_for(lines, "録音開始")
+    player = play(pulse, speech, delay=0.5)
+    _wait_for(lines, "原稿を書きました", timeout=600)
+    assert proc.wait(30) == 0, proc.stderr.read()
+    player.wait(30)
+    assert_holds_speech(out, speech)
+    result = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    first = result["utterances"][0]
+    chair = next(s for s in result["speakers"] if s["id"] == first["speaker"])
+    assert "公民館運営審議会" in first["text"] and chair["role"] == "委員長", (first, chair)
+    assert out.with_suffix(".docx").is_file() and private(out.with_suffix(".docx"))
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root (CI runs as root)")
 def test_full_disk_stops_cleanly_and_keeps_everything(pulse, options, tmp_path, caplog):
     small = tmp_path / "small"
