@@ -210,8 +210,14 @@ def main() -> int:
     ap.add_argument("--device", choices=("cpu", "cuda"), help="passed to `kaigiroku draft --device`")
     args = ap.parse_args()
     folders = args.folders or sorted(p for p in BENCH.iterdir() if (p / "meeting.flac").is_file())
-    rows = []
     work = args.out.parent
+    # each draft is written as <folder name>.docx/.json beside the table: the table must not take
+    # a draft's name (a 3-hour draft's result was once replaced by the table this way)
+    taken = {work.resolve() / f"{f.resolve().name}{ext}" for f in folders for ext in (".json", ".docx")}
+    if args.out.resolve() in taken:
+        ap.error(f"--out {args.out} is where a draft's result goes; name the table differently "
+                 f"(e.g. {args.out.with_name(args.out.stem + '-bench.json')})")
+    rows = []
     work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kaigiroku-bench-") as tmp:
         noclean = Path(tmp) / "noclean.yaml"
