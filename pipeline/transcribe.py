@@ -193,6 +193,11 @@ def _recover(whisper, samples: np.ndarray, rate: int, span: tuple[float, float],
 
     out = []
     for seg in found:
+        # Whisper drops a window only when it is both likely silent and unsure of its text; a span
+        # that the first pass left empty is suspect already, so either one drops it here (noise
+        # that VAD took for speech turns into stock phrases otherwise). Whisper's own thresholds.
+        if seg.no_speech_prob > 0.6 or seg.avg_logprob < -1.0:
+            continue
         words = tuple(Word(offset + a + float(w.start), offset + a + float(w.end), w.word, float(w.probability))
                       for w in (seg.words or ()) if new(w))
         if words:
