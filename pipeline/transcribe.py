@@ -131,6 +131,26 @@ def blocks(samples: np.ndarray, rate: int, block_s: float, search_s: float = 60.
     return out
 
 
+def _decode(whisper, samples: np.ndarray, options: TranscribeOptions, prompt: str | None):
+    """faster-whisper over `samples` with the draft's settings: (lazy segments, info)."""
+    return whisper.transcribe(
+        samples,
+        language=options.language,
+        beam_size=options.beam_size,
+        word_timestamps=True,
+        vad_filter=options.vad_filter,
+        vad_parameters={"min_silence_duration_ms": options.vad_min_silence_ms},
+        initial_prompt=prompt,
+        condition_on_previous_text=options.condition_on_previous_text,
+    )
+
+
+def _words(seg, offset: float, keep=lambda w: True) -> tuple[Word, ...]:
+    """A faster-whisper segment's words, `offset` s later in the recording."""
+    return tuple(Word(offset + float(w.start), offset + float(w.end), w.word, float(w.probability))
+                 for w in (seg.words or ()) if keep(w))
+
+
 def speech_spans(samples: np.ndarray, rate: int, options: TranscribeOptions) -> list[tuple[float, float]]:
     """Where Silero VAD (the one faster-whisper filters with, same settings) hears speech, in s."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -180,11 +200,7 @@ def _recover(whisper, samples: np.ndarray, rate: int, span: tuple[float, float],
     first pass already is."""
     pad, reach = 0.3, 1.0
     a, b = max(0.0, span[0] - reach), min(len(samples) / rate, span[1] + reach)
-    found, _ = whisper.transcribe(samples[int(a * rate):int(b * rate)], language=options.language,
-                                  beam_size=options.beam_size, word_timestamps=True,
-                                  vad_filter=options.vad_filter,
-                                  vad_parameters={"min_silence_duration_ms": options.vad_min_silence_ms},
-                                  initial_prompt=prompt, condition_on_previous_text=False)
+    found, _ = _decode(whisper, samples[int(a * rate):int(b * rate)], options, prompt)
     taken = [(w.start, w.end) for w in have if w.end > a - 1 and w.start < b + 1]
 
     def new(w) -> bool:
@@ -198,8 +214,7 @@ def _recover(whisper, samples: np.ndarray, rate: int, span: tuple[float, float],
         # that VAD took for speech turns into stock phrases otherwise). Whisper's own thresholds.
         if seg.no_speech_prob > 0.6 or seg.avg_logprob < -1.0:
             continue
-        words = tuple(Word(offset + a + float(w.start), offset + a + float(w.end), w.word, float(w.probability))
-                      for w in (seg.words or ()) if new(w))
+        words = _words(seg, offset + a, new)
         if words:
             out.append(Segment(words[0].start, words[-1].end, "".join(w.text for w in words), words,
                                float(seg.avg_logprob), float(seg.no_speech_prob)))
@@ -231,23 +246,12 @@ def transcribe(audio: Audio, model: ResolvedModel, options: TranscribeOptions,
     hook("transcribe", total=total, completed=0.0)
     for first, last in blocks(audio.samples, audio.sample_rate, options.block_minutes * 60):
         offset = first / audio.sample_rate
-        segments_iter, info = whisper.transcribe(
-            audio.samples[first:last],  # a view: the block is not copied
-            language=options.language,
-            beam_size=options.beam_size,
-            word_timestamps=True,
-            vad_filter=options.vad_filter,
-            vad_parameters={"min_silence_duration_ms": options.vad_min_silence_ms},
-            initial_prompt=prompt,
-            condition_on_previous_text=options.condition_on_previous_text,
-        )
+        segments_iter, info = _decode(whisper, audio.samples[first:last], options, prompt)  # a view, not a copy
         language = info.language
         block: list[Segment] = []
         # Segments come lazily, one decoding window at a time: report progress as they arrive.
         for seg in segments_iter:
-            words = tuple(Word(offset + float(w.start), offset + float(w.end), w.word, float(w.probability))
-                          for w in (seg.words or ()))
-            block.append(Segment(offset + float(seg.start), offset + float(seg.end), seg.text, words,
+            block.append(Segment(offset + float(seg.start), offset + float(seg.end), seg.text, _words(seg, offset),
                                  float(seg.avg_logprob), float(seg.no_speech_prob)))
             hook("transcribe", total=total, completed=min(total, block[-1].end))
         if options.recover_missed_s > 0:

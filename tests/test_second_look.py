@@ -6,10 +6,10 @@ import json
 from dataclasses import replace
 
 import pytest
+from scoring import cer
 
 from pipeline.transcribe import missed_speech
 from pipeline.types import Word
-from scoring import cer
 
 
 def words(*spans):
