@@ -135,3 +135,12 @@ def _loudest_window_dbfs(samples: np.ndarray, rate: int) -> float:
         block = windows[i:i + 60].astype(np.float64)
         loudest = max(loudest, float(np.sqrt(np.mean(np.square(block), axis=1)).max()))
     return float(20 * np.log10(max(loudest, 1e-10)))
+
+
+def speech_spans(samples: np.ndarray, rate: int, min_silence_ms: int) -> list[tuple[float, float]]:
+    """Where Silero VAD (shipped inside faster-whisper, offline) hears speech, in seconds;
+    pauses shorter than `min_silence_ms` do not split a span."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    stamps = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=min_silence_ms), sampling_rate=rate)
+    return [(c["start"] / rate, c["end"] / rate) for c in stamps]

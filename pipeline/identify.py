@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .audio import AudioOptions, load_audio
+from .audio import AudioOptions, load_audio, speech_spans
 from .errors import KaigirokuError
 from .hooks import Hook, null_hook
 from .meeting import Participant
@@ -45,11 +45,8 @@ class Voice:
 
 
 def speech_seconds(samples: np.ndarray) -> float:
-    """Seconds of speech by Silero VAD (shipped inside faster-whisper, offline)."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    stamps = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=300))
-    return sum(s["end"] - s["start"] for s in stamps) / SR
+    """Seconds of speech by Silero VAD."""
+    return sum(b - a for a, b in speech_spans(samples, SR, min_silence_ms=300))
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .audio import Audio
+from .audio import Audio, speech_spans
 from .errors import KaigirokuError
 from .hooks import Hook, null_hook
 from .memory import release_freed_memory
@@ -151,15 +151,6 @@ def _words(seg, offset: float, keep=lambda w: True) -> tuple[Word, ...]:
                  for w in (seg.words or ()) if keep(w))
 
 
-def speech_spans(samples: np.ndarray, rate: int, options: TranscribeOptions) -> list[tuple[float, float]]:
-    """Where Silero VAD (the one faster-whisper filters with, same settings) hears speech, in s."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    chunks = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=options.vad_min_silence_ms),
-                                   sampling_rate=rate)
-    return [(c["start"] / rate, c["end"] / rate) for c in chunks]
-
-
 def missed_speech(speech: Sequence[tuple[float, float]], words: Sequence[Word], min_s: float,
                   slack: float = 0.5, join: float = 1.0) -> list[tuple[float, float]]:
     """Spans of speech that no recognized word is near, holding at least `min_s` of such speech.
@@ -225,7 +216,8 @@ def _second_look(whisper, samples: np.ndarray, rate: int, block: list[Segment], 
                  prompt: str | None, offset: float) -> list[Segment]:
     """The block's segments plus what a second pass finds in speech the first pass skipped."""
     words = [Word(w.start - offset, w.end - offset, w.text, w.probability) for seg in block for w in seg.words]
-    missed = missed_speech(speech_spans(samples, rate, options), words, options.recover_missed_s)
+    # the VAD faster-whisper filtered with, with the same settings
+    missed = missed_speech(speech_spans(samples, rate, options.vad_min_silence_ms), words, options.recover_missed_s)
     if not missed:
         return block
     found = [seg for span in missed
