@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterator
 from .errors import KaigirokuError
 from .fileio import atomic_path
 from .types import Minutes
+from .writers import result_json
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,6 @@ class Conflict(Exception):
 
 def revision(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
-
-
-def encode(minutes_dict: dict[str, Any]) -> bytes:
-    """The bytes of OUT.json, formatted exactly as `writers.write_json` writes them."""
-    return json.dumps(minutes_dict, ensure_ascii=False, indent=1).encode("utf-8")
 
 
 def read_result(path: Path) -> tuple[bytes, dict[str, Any], Minutes]:
@@ -197,7 +193,7 @@ class ReviewFile:
             data, old_dict, minutes = self._check(base)
             new = change(minutes)
             new_dict = new.to_dict()
-            new_data = encode(new_dict)
+            new_data = result_json(new_dict)
             if new_data == data:
                 return self._state(minutes, base)
             rev = revision(new_data)
@@ -217,7 +213,7 @@ class ReviewFile:
             entries, entry = chain[:-1], chain[-1]
             old_dict = undo_patch(current, entry["patch"])
             minutes = Minutes.from_dict(old_dict)
-            new_data = encode(old_dict)
+            new_data = result_json(old_dict)
             self._write_entries(entries)
             self._write(new_data)
             return self._state(minutes, revision(new_data))

@@ -62,9 +62,15 @@ def rows(minutes: Minutes) -> Iterator[Heading | Utterance]:
     yield from headings[k:]
 
 
+def result_json(minutes_dict: dict) -> bytes:
+    """The bytes of OUT.json. The review page's store writes edits with this too: its revision
+    is a hash of these bytes, so both must format alike."""
+    return json.dumps(minutes_dict, ensure_ascii=False, indent=1).encode("utf-8")
+
+
 def write_json(minutes: Minutes, path: Path, options: ExportOptions) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(minutes.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.write_bytes(result_json(minutes.to_dict()))
 
 
 def _text_file(path: Path, lines: list[str]) -> None:
