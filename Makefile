@@ -9,7 +9,7 @@ KG     := $(VENV)/bin/kaigiroku
 
 setup: $(READY)
 
-$(READY): requirements.txt requirements.lock pyproject.toml scripts/setup.sh models/embedded.yaml
+$(READY): requirements.txt requirements.lock pyproject.toml scripts/setup.sh scripts/system-deps.sh models/embedded.yaml
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
 
 # The demo's output is the demo's own: re-running only redoes it when code or sample changed.
@@ -19,10 +19,14 @@ demo: out/sample.docx
 out/sample.docx: $(READY) $(SAMPLE)/meeting.flac $(SAMPLE)/meeting.yaml $(wildcard pipeline/*.py) configs/default.yaml
 	$(KG) draft $(SAMPLE)/meeting.flac --meeting $(SAMPLE)/meeting.yaml -o out/sample.docx --force
 
+# The tests start real servers and tools (PulseAudio, Chromium …): installed here as root,
+# else the one command to run is printed and the tests do not start.
 test: $(READY)
+	bash scripts/system-deps.sh test
 	$(VENV)/bin/python -m pytest
 
 test-fast: $(READY)
+	bash scripts/system-deps.sh test
 	$(VENV)/bin/python -m pytest -m "not slow"
 
 models: $(READY)

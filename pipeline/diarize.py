@@ -23,6 +23,10 @@ from .types import Turn
 
 logger = logging.getLogger(__name__)
 
+# Stage-cache version of a diarization (bump when the turns or embeddings it returns change).
+# 2: each turn holds its own voice embedding.
+CACHE_VERSION = 2
+
 
 @dataclass(frozen=True)
 class DiarizeOptions:

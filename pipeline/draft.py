@@ -21,15 +21,18 @@ from .cache import StageCache
 from .clean import clean_utterances, load_corrections
 from .config import Options
 from .errors import KaigirokuError
+from .diarize import CACHE_VERSION as DIARIZE_VERSION
 from .diarize import CHORUS, Diarization, diarize, load_diarizer, resolve_models
 from .fileio import check_writable, sha256_file
 from .hooks import Hook, null_hook
+from .identify import CACHE_VERSION as IDENTIFY_VERSION
 from .identify import audio_embedder, enroll, load_voice_clips, name_turns, speakers_for, utterance_evidence
 from .meeting import Meeting, empty_meeting, load_meeting
 from .models import resolve
 from .pii import find_pii
 from .roles import label_speakers
 from .speakers import assign_speakers, single_speaker_turns
+from .transcribe import CACHE_VERSION as TRANSCRIBE_VERSION
 from .transcribe import transcribe
 from .types import Minutes, ModelInfo, StageTime, Transcript, Turn
 from .writers import get_writer
@@ -204,7 +207,9 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     audio = load_audio(audio_path, options.audio)
     clock.lap("decode")
 
-    key = stages.key(audio.info.sha256, options.audio, asr_model.path,
+    # Every key carries its stage's version and the weights' checksum (a changed stage or model
+    # never reuses an old result).
+    key = stages.key("transcribe", TRANSCRIBE_VERSION, audio.info.sha256, options.audio, asr_model.sha256,
                      _options_key(options.transcribe, "cpu_threads"), list(meeting.vocabulary))
 
     def speaker_turns(stop=None) -> tuple[tuple[Turn, ...], np.ndarray | None]:
@@ -214,8 +219,8 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
             return anonymous_turns(single_speaker_turns(audio.duration)), None
         diarizer = None
         t0 = time.perf_counter()
-        # "v2": the cached diarization holds each turn's own voice (older caches do not)
-        dkey = stages.key("v2", audio.info.sha256, max_speakers(meeting),
+        dkey = stages.key("diarize", DIARIZE_VERSION, [m.sha256 for m in diarize_models],
+                          audio.info.sha256, options.audio, max_speakers(meeting),
                           _options_key(options.diarize, "threads", "segmentation_batch_size",
                                        "embedding_batch_size", "alongside_asr"))
         cached = stages.load("diarize", dkey)
@@ -233,7 +238,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
         if not clips:
             return anonymous_turns(turns), None
         t0 = time.perf_counter()
-        ikey = stages.key(dkey, [(c.participant.name, sha256_file(c.participant.voice)) for c in clips],
+        ikey = stages.key("identify", IDENTIFY_VERSION, dkey, [(c.participant.name, sha256_file(c.participant.voice)) for c in clips],
                           options.identify, [p.name for p in meeting.participants])
         cached = stages.load("identify", ikey)
         if cached is not None:

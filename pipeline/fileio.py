@@ -48,6 +48,20 @@ def ensure_folder(folder: Path, what: str, fix: str) -> None:
         raise KaigirokuError(f"{what} {folder} に書き込めません。{fix}", "folder not writable")
 
 
+def fsync_folder(folder: Path) -> None:
+    """Make a rename or a new file's name durable: it is only on disk once its folder is synced.
+
+    Windows cannot open a folder for fsync (and NTFS journals the rename itself): skipped there.
+    """
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temp path beside `path`; on success it replaces `path` in one rename."""
@@ -59,6 +73,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        fsync_folder(path.parent)
     except OSError as e:
         if e.errno == errno.ENOSPC:
             raise KaigirokuError(f"ディスクがいっぱいで {path} を書けません。空きを作ってから同じコマンドをもう一度"

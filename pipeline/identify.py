@@ -25,6 +25,9 @@ from .types import Turn
 from .types import Speaker, Utterance
 
 logger = logging.getLogger(__name__)
+
+# Stage-cache version of the naming (bump when the named turns or evidence change).
+CACHE_VERSION = 1
 SR = 16000
 
 

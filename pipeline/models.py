@@ -33,6 +33,9 @@ class ResolvedModel:
     kind: str
     source: str  # "path", "embedded" or "hub"
     path: str  # local folder/file, or the hub id for source == "hub"
+    # SHA-256 of the weights (of SHA256SUMS for a folder that carries one): stage cache keys
+    # carry it, so other weights behind the same name or path never reuse a cached result
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,11 @@ def _resolve_path(path: Path, kind: str) -> ResolvedModel:
             raise KaigirokuError(f"{path} は faster-whisper 用のモデルフォルダではありません"
                                  f"（{', '.join(missing)} がありません）。CTranslate2 形式のフォルダを指定してください。")
         _check_sums_file(path)
-    return ResolvedModel(path.name, kind, "path", str(path))
+        sums = path / "SHA256SUMS"
+        digest = sha256(sums if sums.is_file() else path / "model.bin")
+    else:
+        digest = sha256(path) if path.is_file() else ""
+    return ResolvedModel(path.name, kind, "path", str(path), digest)
 
 
 def _check_sums_file(folder: Path) -> None:
@@ -169,14 +176,14 @@ def _check_sums_file(folder: Path) -> None:
 def _resolve_embedded(name: str, entry: dict[str, Any]) -> ResolvedModel:
     if "assemble_to" in entry:
         folder = prepare(name, entry)
-        return ResolvedModel(name, entry["kind"], "embedded", str(folder))
+        return ResolvedModel(name, entry["kind"], "embedded", str(folder), entry["sha256"])
     weights = _weights_path(name, entry)
     if not weights.is_file():
         raise KaigirokuError(f"内蔵モデル {name} の重みファイルがありません。{_install_hint(entry)}。")
     if sha256(weights) != entry["sha256"]:
         raise KaigirokuError(f"内蔵モデル {name} の重みファイルが壊れています（チェックサム不一致: {weights}）。"
                              f"{_install_hint(entry)}。")
-    return ResolvedModel(name, entry["kind"], "embedded", str(weights))
+    return ResolvedModel(name, entry["kind"], "embedded", str(weights), entry["sha256"])
 
 
 def status() -> list[ModelStatus]:

@@ -43,7 +43,7 @@ import numpy as np
 from . import __version__
 from .agenda import agenda_items, markers_path
 from .errors import KaigirokuError
-from .fileio import atomic_path, ensure_folder
+from .fileio import atomic_path, ensure_folder, fsync_folder
 from .hooks import Hook, null_hook
 
 logger = logging.getLogger(__name__)
@@ -278,15 +278,6 @@ def _output_for(path: Path) -> Path:
     return path
 
 
-def _fsync_dir(folder: Path) -> None:
-    # a new file's name is only durable once its folder is synced
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -329,7 +320,7 @@ def _open_journal(out: Path, meta: dict[str, Any]) -> int:
         with atomic_path(side) as tmp:
             tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         fd = os.open(pcm, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        _fsync_dir(out.parent)
+        fsync_folder(out.parent)
     except OSError as e:
         side.unlink(missing_ok=True)
         raise KaigirokuError(f"録音の保存先 {out.parent} に書き込めません。書き込める場所を指定してください。",
@@ -408,7 +399,7 @@ def _convert(out: Path, force: bool, hook: Hook) -> int:
                              getattr(e, "detail", None) or str(e)) from e
     pcm.unlink()
     side.unlink(missing_ok=True)
-    _fsync_dir(out.parent)
+    fsync_folder(out.parent)
     logger.info("wrote %s: %d frames, %d Hz, %d ch", out, frames, int(meta["sample_rate"]), int(meta["channels"]))
     return frames
 

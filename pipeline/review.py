@@ -21,7 +21,8 @@ import re
 import secrets
 import socket
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,36 @@ AUDIO_TYPES = {".flac": "audio/flac", ".wav": "audio/wav", ".mp3": "audio/mpeg",
                ".ogg": "audio/ogg", ".opus": "audio/ogg", ".webm": "audio/webm", ".aac": "audio/aac"}
 
 
+class OneTimeCode:
+    """What the browser is started with instead of the token.
+
+    `webbrowser.open` puts the address on the browser's command line, which any local user can
+    read (`ps`) for as long as the browser runs. This code opens the page once, within a couple
+    of minutes, and is worthless after that; the token itself never leaves this process except
+    in the cookie and in the address printed to the clerk's own terminal.
+    """
+
+    def __init__(self, ttl_s: float = 120.0):
+        self.value = secrets.token_urlsafe(32)
+        self._expires = time.monotonic() + ttl_s
+        self._used = False
+        self._lock = threading.Lock()
+
+    def redeem(self, given: str) -> bool:
+        with self._lock:
+            ok = (not self._used and time.monotonic() < self._expires
+                  and secrets.compare_digest(given.encode(), self.value.encode()))
+            self._used = self._used or ok
+            return ok
+
+
 @dataclass(frozen=True)
 class ReviewOptions:
     result: Path  # OUT.json
     audio: Path | None  # the recording, None when it cannot be found
     token: str  # required on every request
     port: int  # where the server listens (for the Host check)
+    launch: OneTimeCode = field(default_factory=OneTimeCode, compare=False)  # for the browser we start
 
 
 def find_audio(minutes: Minutes, result: Path, given: Path | None = None) -> Path | None:
@@ -118,11 +143,17 @@ class TokenGate:
 
     async def __call__(self, scope, receive, send):
         from starlette.requests import Request
-        from starlette.responses import PlainTextResponse, RedirectResponse
+        from starlette.responses import PlainTextResponse
 
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         request = Request(scope)
+        if request.url.path == "/" and "code" in request.query_params and request.headers.get("host") in self.hosts:
+            if not self.options.launch.redeem(request.query_params["code"]):
+                response = PlainTextResponse("このアドレスは使用済みです。kaigiroku が表示したアドレス（token= 付き）を開いてください。",
+                                             status_code=403)
+                return await response(scope, receive, send)
+            return await self._enter(scope, receive, send)
         given = (request.query_params.get("token") or request.headers.get("x-kaigiroku-token")
                  or request.cookies.get(self.cookie) or "")
         if request.headers.get("host") not in self.hosts or not secrets.compare_digest(
@@ -131,11 +162,17 @@ class TokenGate:
                                          status_code=403)
             return await response(scope, receive, send)
         if "token" in request.query_params and request.url.path == "/":
-            # trade the token in the address for a cookie, and take it out of the address bar
-            response = RedirectResponse("/", status_code=303)
-            response.set_cookie(self.cookie, self.options.token, httponly=True, samesite="strict", path="/")
-            return await response(scope, receive, send)
+            return await self._enter(scope, receive, send)
         return await self.app(scope, receive, send)
+
+    async def _enter(self, scope, receive, send):
+        """Trade the token or the one-time code in the address for a cookie, and take it out of
+        the address bar."""
+        from starlette.responses import RedirectResponse
+
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(self.cookie, self.options.token, httponly=True, samesite="strict", path="/")
+        return await response(scope, receive, send)
 
 
 def create_app(options: ReviewOptions):
@@ -272,9 +309,15 @@ def serve(options: ReviewOptions, sock: socket.socket, open_browser: bool = True
     if open_browser:
         import webbrowser
 
-        threading.Timer(0.5, webbrowser.open, args=(url_for(options),)).start()
+        threading.Timer(0.5, webbrowser.open, args=(browser_url(options),)).start()
     make_server(options).run(sockets=[sock])
 
 
 def url_for(options: ReviewOptions) -> str:
+    """The address printed for the clerk (their own terminal): it works for the whole session."""
     return f"http://{HOST}:{options.port}/?token={options.token}"
+
+
+def browser_url(options: ReviewOptions) -> str:
+    """The address the browser is started with: a one-time code, never the token (see OneTimeCode)."""
+    return f"http://{HOST}:{options.port}/?code={options.launch.value}"

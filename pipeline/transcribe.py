@@ -18,6 +18,10 @@ from .types import Segment, Transcript, Word
 
 logger = logging.getLogger(__name__)
 
+# The stage cache (pipeline/cache.py) keys a transcript by this: bump it whenever a change here
+# changes the words this stage returns, so an upgraded kaigiroku never reuses an old result.
+CACHE_VERSION = 1
+
 
 @dataclass(frozen=True)
 class TranscribeOptions:

@@ -28,7 +28,7 @@ WHEELS=(
   opentelemetry-semantic-conventions==0.66b2 opentelemetry-exporter-http-transport==0.66b2
   opentelemetry-exporter-otlp-common==0.66b2 googleapis-common-protos==1.76.0
   httpx2==2.16.2 httpcore2==2.16.2 truststore==0.10.5
-  python-docx==1.2.0 pydub==0.25.1 soundfile==0.14.0 cffi==2.1.1 pycparser==3.12 rapidfuzz==$("${PY:-.venv/bin/python}" -c 'import rapidfuzz; print(rapidfuzz.__version__)')
+  python-docx==1.2.0 soundfile==0.14.0 cffi==2.1.1 pycparser==3.12 rapidfuzz==$("${PY:-.venv/bin/python}" -c 'import rapidfuzz; print(rapidfuzz.__version__)')
 )
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64 \

@@ -14,15 +14,7 @@ PY
 
 # System libraries: PortAudio for sounddevice (recording). Everything else ships in wheels
 # (FFmpeg inside PyAV, libsndfile inside soundfile, CTranslate2).
-if ! ldconfig -p 2>/dev/null | grep -q libportaudio.so.2; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== apt-get install libportaudio2"
-    (apt-get install -y -qq libportaudio2 >/dev/null 2>&1 ||
-      { apt-get update -qq >/dev/null && apt-get install -y -qq libportaudio2 >/dev/null; })
-  else
-    echo "note: PortAudio is missing (recording will not work): sudo apt-get install libportaudio2" >&2
-  fi
-fi
+bash scripts/system-deps.sh run
 
 [ -x "$VENV/bin/python" ] || { echo "== creating $VENV"; "$PYTHON" -m venv "$VENV"; }
 

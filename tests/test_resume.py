@@ -108,3 +108,43 @@ def test_a_speaker_stage_failing_during_asr_is_told_at_once_and_asr_goes_on(samp
     assert early[0] < len(lines) - 1
     assert "音声認識で止まりました" in lines[-1] and "ディスクがいっぱい" in lines[-1]
     assert not (folder / "d.docx").exists()
+
+
+def test_a_changed_stage_version_or_model_never_reuses_the_cached_result(sample_dir, tmp_path, monkeypatch):
+    """Issue #12: cache keys carry each stage's version and the weights' checksum, so an upgraded
+    stage or other weights behind the same name recompute instead of silently reusing."""
+    import dataclasses
+
+    import soundfile as sf
+
+    import pipeline.draft as draft_module
+    from pipeline.config import load_options
+    from pipeline.models import resolve as real_resolve
+
+    samples, rate = sf.read(sample_dir / "meeting.flac", frames=16000 * 8)
+    clip = tmp_path / "clip.flac"
+    sf.write(clip, samples, rate)
+    options = load_options(None, {"diarize": {"enabled": False}})
+    json_only = dataclasses.replace(options, export=dataclasses.replace(options.export, formats=("json",)))
+    out = tmp_path / "d" / "OUT.json"
+    cache = out.parent / ".kaigiroku-cache"
+
+    def transcripts():
+        return sorted(p.name for p in cache.glob("transcribe-*.json"))
+
+    first = draft_module.run_draft(clip, None, out, json_only, force=True)
+    assert len(transcripts()) == 1
+    draft_module.run_draft(clip, None, out, json_only, force=True)
+    assert len(transcripts()) == 1  # same code, same model: reused
+
+    monkeypatch.setattr(draft_module, "TRANSCRIBE_VERSION", draft_module.TRANSCRIBE_VERSION + 1)
+    draft_module.run_draft(clip, None, out, json_only, force=True)
+    assert len(transcripts()) == 2  # a new stage version recomputed
+
+    def other_weights(requested, kind):
+        return dataclasses.replace(real_resolve(requested, kind), sha256="0" * 64)
+
+    monkeypatch.setattr(draft_module, "resolve", other_weights)
+    again = draft_module.run_draft(clip, None, out, json_only, force=True)
+    assert len(transcripts()) == 3  # other weights at the same path recomputed
+    assert [u.text for u in again.utterances] == [u.text for u in first.utterances]

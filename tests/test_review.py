@@ -493,3 +493,48 @@ def test_review_command_errors_are_one_line(tmp_path, cli_env, result):
     assert r.returncode == 1 and "ポート" in r.stderr
     r = subprocess.run([*KAIGIROKU, "review", "--help"], capture_output=True, text=True, env=cli_env, timeout=60)
     assert r.returncode == 0 and "--no-browser" in r.stdout
+
+
+def test_the_browser_is_started_with_a_one_time_code_not_the_token(result, cli_env, tmp_path):
+    """Issue #12: the address given to the browser is on its command line (`ps`); it must not
+    carry the token. A stand-in browser (BROWSER) records what it was started with."""
+    seen = tmp_path / "browser-argv.txt"
+    fake = tmp_path / "browser.sh"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {seen}\n')
+    fake.chmod(0o700)
+    env = dict(cli_env, BROWSER=str(fake))
+    proc = subprocess.Popen([*KAIGIROKU, "review", result], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]+)", proc.stdout.readline())
+        assert m
+        port, token = m.group(1), m.group(2)
+        for _ in range(100):
+            if seen.is_file() and seen.read_text().strip():
+                break
+            time.sleep(0.1)
+        argv = seen.read_text()
+        assert token not in argv
+        code = re.search(rf"http://127\.0\.0\.1:{port}/\?code=([\w-]+)", argv)
+        assert code, argv
+        opener = urllib.request.build_opener(NoRedirect)
+        url = f"http://127.0.0.1:{port}/?code={code.group(1)}"
+        with pytest.raises(urllib.error.HTTPError) as first:
+            opener.open(url, timeout=10)
+        assert first.value.code == 303 and f"={token}" in first.value.headers["Set-Cookie"]
+        # used once: someone who read it from `ps` afterwards gets nothing
+        with pytest.raises(urllib.error.HTTPError) as again:
+            opener.open(url, timeout=10)
+        assert again.value.code == 403 and "使用済み" in again.value.read().decode()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+
+
+def test_a_one_time_code_works_once_and_not_after_it_expired():
+    from pipeline.review import OneTimeCode
+
+    code = OneTimeCode()
+    assert not code.redeem("wrong") and code.redeem(code.value) and not code.redeem(code.value)
+    late = OneTimeCode(ttl_s=0.0)
+    assert not late.redeem(late.value)
