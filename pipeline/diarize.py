@@ -24,8 +24,8 @@ from .types import Turn
 logger = logging.getLogger(__name__)
 
 # Stage-cache version of a diarization (bump when the turns or embeddings it returns change).
-# 2: each turn holds its own voice embedding.
-CACHE_VERSION = 2
+# 2: each turn holds its own voice embedding; 3: second voices (overlaps) kept.
+CACHE_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -64,18 +64,23 @@ class Diarization:
     # (len(turns), 192): each turn's own voice, pooled from pyannote's chunk embeddings of the
     # local speaker heard during the turn (see `turn_embeddings`); NaN rows where none is heard.
     embeddings: np.ndarray
+    # A second voice heard while a turn's speaker talks (pyannote's overlapped speech): not in
+    # `turns`, which give each moment one speaker for the 会議録, but exported (OUT.json, RTTM).
+    overlaps: tuple[Turn, ...] = ()
 
     def to_dict(self) -> dict:
         return {"turns": [t.to_dict() for t in self.turns],
                 "centroids": {c: _json_vector(v) for c, v in self.centroids.items()},
-                "embeddings": [_json_vector(v) for v in self.embeddings]}
+                "embeddings": [_json_vector(v) for v in self.embeddings],
+                "overlaps": [t.to_dict() for t in self.overlaps]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Diarization":
         turns = tuple(Turn.from_dict(t) for t in d["turns"])
         rows = [_array_vector(v) for v in d["embeddings"]]
         return cls(turns, {c: _array_vector(v) for c, v in d["centroids"].items()},
-                   np.array(rows, dtype=np.float32) if rows else np.zeros((0, 0), np.float32))
+                   np.array(rows, dtype=np.float32) if rows else np.zeros((0, 0), np.float32),
+                   tuple(Turn.from_dict(t) for t in d.get("overlaps", ())))
 
 
 def _json_vector(v: np.ndarray) -> list:
@@ -146,7 +151,7 @@ def load_diarizer(options: DiarizeOptions,
     return Diarizer(pipeline, embedding.campplus, (seg, emb), options.chorus_coverage)
 
 
-def diarize(audio: Audio, diarizer: Diarizer, *, max_speakers: int | None = None,
+def diarize(audio: Audio, diarizer: Diarizer, *, speakers: tuple[int | None, int | None] = (None, None),
             hook: Hook = null_hook) -> Diarization:
     import torch
 
@@ -162,7 +167,7 @@ def diarize(audio: Audio, diarizer: Diarizer, *, max_speakers: int | None = None
 
     waveform = {"waveform": torch.from_numpy(audio.samples).unsqueeze(0), "sample_rate": audio.sample_rate}
     with torch.inference_mode():
-        output = diarizer.pipeline(waveform, max_speakers=max_speakers, hook=progress)
+        output = diarizer.pipeline(waveform, min_speakers=speakers[0], max_speakers=speakers[1], hook=progress)
     annotation = output.exclusive_speaker_diarization
     # speaker_embeddings rows follow speaker_diarization.labels(); the exclusive annotation
     # uses the same labels.
@@ -175,8 +180,10 @@ def diarize(audio: Audio, diarizer: Diarizer, *, max_speakers: int | None = None
     turns = tuple(sorted((Turn(float(seg.start), float(seg.end), names[label])
                           for seg, _, label in annotation.itertracks(yield_label=True)),
                          key=lambda t: (t.start, t.end)))
-    if diarizer.chorus_coverage > 0:
-        turns = mark_chorus(turns, chorus_islands(output.speaker_diarization, diarizer.chorus_coverage))
+    islands = chorus_islands(output.speaker_diarization, diarizer.chorus_coverage) if diarizer.chorus_coverage > 0 else []
+    turns = mark_chorus(turns, islands)
+    overlaps = tuple(t for t in second_voices(output.speaker_diarization, annotation, names)
+                     if not any(a <= (t.start + t.end) / 2 <= b for a, b in islands))
     if "segmentation" in kept and "embeddings" in kept:
         seg = kept["segmentation"]
         own = turn_embeddings(turns, seg.data, seg.sliding_window.start, seg.sliding_window.step,
@@ -185,8 +192,39 @@ def diarize(audio: Audio, diarizer: Diarizer, *, max_speakers: int | None = None
         from .campplus import EMBEDDING_DIM
 
         own = np.full((len(turns), EMBEDDING_DIM), np.nan, np.float32)
-    logger.info("diarization: %d turns, %d clusters", len(turns), len(names))
-    return Diarization(turns=turns, centroids=centroids, embeddings=own)
+    logger.info("diarization: %d turns, %d clusters, %d overlapped", len(turns), len(names), len(overlaps))
+    return Diarization(turns=turns, centroids=centroids, embeddings=own, overlaps=overlaps)
+
+
+MIN_OVERLAP_S = 0.2  # shorter overlaps are mostly the segmentation's edges, not a second voice
+
+
+def second_voices(full, exclusive, names: dict[str, str]) -> tuple[Turn, ...]:
+    """Where pyannote hears a speaker who is not the one the exclusive diarization keeps."""
+    out = []
+    for label in full.labels():
+        extra = full.label_timeline(label).extrude(exclusive.label_timeline(label))
+        out += [Turn(float(seg.start), float(seg.end), names[label]) for seg in extra.support()
+                if seg.duration >= MIN_OVERLAP_S]
+    return tuple(sorted(out, key=lambda t: (t.start, t.end)))
+
+
+def name_like_turns(overlaps: tuple[Turn, ...], clustered: tuple[Turn, ...],
+                    named: tuple[Turn, ...]) -> tuple[Turn, ...]:
+    """Give second voices the names their clusters' turns got (by the most speech).
+
+    `named` is `clustered` after naming: the same turns in the same order, other speakers.
+    """
+    time: dict[str, dict[str, float]] = {}
+    for before, after in zip(clustered, named):
+        votes = time.setdefault(before.speaker, {})
+        votes[after.speaker] = votes.get(after.speaker, 0.0) + before.end - before.start
+    out = []
+    for t in overlaps:
+        if t.speaker in time:
+            votes = time[t.speaker]
+            out.append(Turn(t.start, t.end, max(votes, key=votes.get)))
+    return tuple(out)
 
 
 def turn_embeddings(turns: tuple[Turn, ...], segmentation: np.ndarray, chunk_start: float,

@@ -22,7 +22,7 @@ from .clean import clean_utterances, load_corrections
 from .config import Options
 from .errors import KaigirokuError
 from .diarize import CACHE_VERSION as DIARIZE_VERSION
-from .diarize import CHORUS, Diarization, diarize, load_diarizer, resolve_models
+from .diarize import CHORUS, Diarization, diarize, load_diarizer, name_like_turns, resolve_models
 from .fileio import check_writable, sha256_file
 from .hooks import Hook, null_hook
 from .identify import CACHE_VERSION as IDENTIFY_VERSION
@@ -119,9 +119,22 @@ def _stoppable(hook: Hook, stop) -> Hook:
     return guarded
 
 
-def max_speakers(meeting: Meeting) -> int | None:
-    """Present participants bound the number of voices (one more for 一同 or a guest)."""
-    return len(meeting.participants) + 1 if meeting.participants else None
+# Voices a meeting may hold beyond its listed participants: 一同 and two unlisted guests (a
+# colleague answering for the 説明者, a member's substitute) must never be merged by the cap.
+UNLISTED_VOICES = 3
+
+
+def speaker_range(meeting: Meeting) -> tuple[int | None, int | None]:
+    """Bounds on the number of voices from the present participants, never a forced count.
+
+    At most the participants and UNLISTED_VOICES more: the cap only stops one voice from being
+    split into many. At least two when two or more are present (a committee meeting is never
+    one voice), not all of them: a member may say nothing all meeting.
+    """
+    n = len(meeting.participants)
+    if not n:
+        return None, None
+    return (2 if n >= 2 else None), n + UNLISTED_VOICES
 
 
 def anonymous_turns(turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
@@ -129,6 +142,15 @@ def anonymous_turns(turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
     order = {c: f"S{i + 1}" for i, c in enumerate(dict.fromkeys(t.speaker for t in turns if t.speaker != CHORUS))}
     order[CHORUS] = CHORUS
     return tuple(Turn(t.start, t.end, order[t.speaker]) for t in turns)
+
+
+def second_voices_of(overlaps: tuple[Turn, ...], turns: tuple[Turn, ...], used: set[str]) -> tuple[Turn, ...]:
+    """The second voices worth exporting: a speaker of the draft, not the one already speaking."""
+    def speaking(t: Turn) -> str | None:
+        mid = (t.start + t.end) / 2
+        return next((u.speaker for u in turns if u.start <= mid <= u.end), None)
+
+    return tuple(t for t in overlaps if t.speaker in used and speaking(t) != t.speaker)
 
 
 def finish_text(utterances, meeting: Meeting, options: Options, speakers, markers=()):
@@ -212,15 +234,16 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     key = stages.key("transcribe", TRANSCRIBE_VERSION, audio.info.sha256, options.audio, asr_model.sha256,
                      _options_key(options.transcribe, "cpu_threads"), list(meeting.vocabulary))
 
-    def speaker_turns(stop=None) -> tuple[tuple[Turn, ...], np.ndarray | None]:
-        """Who spoke when, named: (turns, each turn's cosine to each enrolled voice or None)."""
+    def speaker_turns(stop=None) -> tuple[tuple[Turn, ...], np.ndarray | None, tuple[Turn, ...]]:
+        """Who spoke when, named: (turns, each turn's cosine to each enrolled voice or None,
+        second voices heard during the turns)."""
         progress = _stoppable(hook, stop)
         if not options.diarize.enabled:
-            return anonymous_turns(single_speaker_turns(audio.duration)), None
+            return anonymous_turns(single_speaker_turns(audio.duration)), None, ()
         diarizer = None
         t0 = time.perf_counter()
         dkey = stages.key("diarize", DIARIZE_VERSION, [m.sha256 for m in diarize_models],
-                          audio.info.sha256, options.audio, max_speakers(meeting),
+                          audio.info.sha256, options.audio, speaker_range(meeting),
                           _options_key(options.diarize, "threads", "segmentation_batch_size",
                                        "embedding_batch_size", "alongside_asr"))
         cached = stages.load("diarize", dkey)
@@ -230,13 +253,14 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
             with step.run("話者の区別"):
                 hook("load")
                 diarizer = load_diarizer(options.diarize, diarize_models)
-                diarization = diarize(audio, diarizer, max_speakers=max_speakers(meeting), hook=progress)
+                diarization = diarize(audio, diarizer, speakers=speaker_range(meeting), hook=progress)
                 stages.save("diarize", dkey, diarization.to_dict())
         clock.record("diarize", time.perf_counter() - t0)
         _test_stop("diarize")
         turns = diarization.turns or single_speaker_turns(audio.duration)
         if not clips:
-            return anonymous_turns(turns), None
+            named = anonymous_turns(turns)
+            return named, None, name_like_turns(diarization.overlaps, turns, named)
         t0 = time.perf_counter()
         ikey = stages.key("identify", IDENTIFY_VERSION, dkey, [(c.participant.name, sha256_file(c.participant.voice)) for c in clips],
                           options.identify, [p.name for p in meeting.participants])
@@ -256,7 +280,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
                 stages.save("identify", ikey, {"turns": [t.to_dict() for t in turns],
                                                "evidence": np.where(np.isnan(evidence), None, evidence).tolist()})
         clock.record("identify", time.perf_counter() - t0)
-        return turns, evidence
+        return turns, evidence, name_like_turns(diarization.overlaps, diarization.turns, turns)
 
     # Whisper (2 threads) and pyannote (1 thread) each leave part of a small PC's cores idle:
     # run the speaker stages beside ASR (issue #7: seed_dev end to end 0.20× → see README).
@@ -298,7 +322,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
         logger.warning("%s: 発言が見つかりませんでした。原稿は見出しだけになります。", audio_path)
 
     t0 = time.perf_counter()
-    turns, evidence = speakers_job.result() if speakers_job else speaker_turns()
+    turns, evidence, overlaps = speakers_job.result() if speakers_job else speaker_turns()
     if speakers_job:  # how long the speaker stages ran on after ASR had finished
         clock.record("speakers_wait", time.perf_counter() - t0)
     clock.restart()
@@ -319,6 +343,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
         speakers=speakers,
         utterances=utterances,
         turns=tuple(t for t in turns if t.speaker in used),
+        overlaps=second_voices_of(overlaps, turns, used),
         headings=headings,
         models=tuple(models),
         timings=tuple(clock.timings),

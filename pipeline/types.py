@@ -233,6 +233,9 @@ class Minutes:
     speakers: tuple[Speaker, ...]
     utterances: tuple[Utterance, ...]
     turns: tuple[Turn, ...] = ()  # the named diarization turns (for DER and the review page)
+    # a second voice heard at the same time as a turn (overlapped speech): exported for DER and
+    # RTTM; the 会議録 itself gives each utterance one speaker
+    overlaps: tuple[Turn, ...] = ()
     headings: tuple[Heading, ...] = ()
     models: tuple[ModelInfo, ...] = ()
     timings: tuple[StageTime, ...] = ()
@@ -258,6 +261,7 @@ class Minutes:
             "utterances": [u.to_dict() for u in self.utterances],
             "headings": [h.to_dict() for h in self.headings],
             "turns": [t.to_dict() for t in self.turns],
+            "overlaps": [t.to_dict() for t in self.overlaps],
             "transcript": self.transcript.to_dict(),
         }
 
@@ -273,6 +277,7 @@ class Minutes:
             speakers=tuple(Speaker.from_dict(s) for s in d["speakers"]),
             utterances=tuple(Utterance.from_dict(u) for u in d["utterances"]),
             turns=tuple(Turn.from_dict(t) for t in d.get("turns", ())),
+            overlaps=tuple(Turn.from_dict(t) for t in d.get("overlaps", ())),
             headings=tuple(Heading.from_dict(h) for h in d.get("headings", ())),
             models=tuple(ModelInfo.from_dict(m) for m in d.get("models", ())),
             timings=tuple(StageTime.from_dict(t) for t in d.get("timings", ())),

@@ -110,7 +110,8 @@ def write_rttm(minutes: Minutes, path: Path, options: ExportOptions) -> None:
     """Diarization as RTTM (speaker = printed label), for scoring with pyannote.metrics."""
     uri = Path(minutes.audio.path).stem.replace(" ", "_")
     labels = {s.id: s.label.replace(" ", "_") for s in minutes.speakers}
-    turns = minutes.turns or tuple(minutes.utterances)
+    # overlapped speech: the second voice's lines interleave with the turns, as RTTM allows
+    turns = sorted(minutes.turns + minutes.overlaps, key=lambda t: (t.start, t.end)) or minutes.utterances
     lines = [f"SPEAKER {uri} 1 {t.start:.3f} {t.end - t.start:.3f} <NA> <NA> {labels.get(t.speaker, t.speaker)} <NA> <NA>"
              for t in turns]
     _text_file(path, lines)

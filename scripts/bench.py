@@ -8,7 +8,11 @@ stage and end to end, peak RSS, CER and raCER (../shared/bench/score_docx.py), D
 0.25, pyannote.metrics, against truth.rttm), agenda headings found, and flag quality: the share
 of character errors inside highlighted spans and the share of text highlighted.
 
-    .venv/bin/python scripts/bench.py [FOLDER …] [--out bench.json] [--sweep-flags]
+Then the real-voice half (scripts/real_voices.py, ../shared/bench/real_voices): CER and reading
+CER of real Japanese speakers, DER and speakers found on real multi-speaker recordings, with no
+meeting file, with a roster and with enrolled voices. Constants are chosen on both halves.
+
+    .venv/bin/python scripts/bench.py [FOLDER …] [--out bench.json] [--sweep-flags] [--no-real | --real-only]
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ sys.path.insert(0, str(REPO))
 from pipeline.privacy import apply_offline_env  # noqa: E402
 
 apply_offline_env()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import real_voices  # noqa: E402  (the real-voice half, beside this script)
 
 BENCH = REPO.parent / "shared" / "bench"
 SCORER = Path(os.environ.get("KAIGIROKU_SCORER", BENCH / "score_docx.py"))  # CER / raCER of a docx
@@ -208,6 +214,9 @@ def main() -> int:
     ap.add_argument("--sweep-flags", action="store_true", help="flag quality at several thresholds")
     ap.add_argument("--config", type=Path, help="passed to `kaigiroku draft --config`")
     ap.add_argument("--device", choices=("cpu", "cuda"), help="passed to `kaigiroku draft --device`")
+    real = ap.add_mutually_exclusive_group()
+    real.add_argument("--no-real", action="store_true", help="only the synthetic meetings")
+    real.add_argument("--real-only", action="store_true", help="only the real-voice recordings")
     args = ap.parse_args()
     folders = args.folders or sorted(p for p in BENCH.iterdir() if (p / "meeting.flac").is_file())
     work = args.out.parent
@@ -219,18 +228,25 @@ def main() -> int:
                  f"(e.g. {args.out.with_name(args.out.stem + '-bench.json')})")
     rows = []
     work.mkdir(parents=True, exist_ok=True)
+    extra = (["--config", str(args.config)] if args.config else []) + \
+        (["--device", args.device] if args.device else [])
     with tempfile.TemporaryDirectory(prefix="kaigiroku-bench-") as tmp:
         noclean = Path(tmp) / "noclean.yaml"
         noclean.write_text("clean:\n  enabled: false\n", encoding="utf-8")
-        for folder in folders:
+        for folder in ([] if args.real_only else folders):
             print(f"== {folder}", file=sys.stderr, flush=True)
-            extra = (["--config", str(args.config)] if args.config else []) + \
-                (["--device", args.device] if args.device else [])
             rows.append(bench_one(folder.resolve(), work, noclean, args.sweep_flags, extra))
-    print(table(rows))
+    if rows:
+        print(table(rows))
+    real = None
+    if not args.no_real and real_voices.REAL.is_dir():
+        print(f"== {real_voices.REAL}", file=sys.stderr, flush=True)
+        real = real_voices.run(work / "real_voices", extra)
+        print()
+        print(real_voices.table(real))
     report = {"machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores" + _gpu(),
               "device": _devices(args), "config": str(args.config) if args.config else None,
-              "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows}
+              "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows, "real_voices": real}
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"written: {args.out}", file=sys.stderr)
     return 0
