@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Sequence
 
+from . import morph
 from .meeting import Meeting
 from .types import Mark, Utterance
 
@@ -33,13 +33,6 @@ class PiiOptions:
     names: bool  # look for names of people and places with SudachiPy
 
 
-@lru_cache(maxsize=1)
-def _tokenizer():
-    from sudachipy import Dictionary
-
-    return Dictionary(dict="core").tokenizer()
-
-
 def _known_names(meeting: Meeting) -> set[str]:
     """Participants, absentees and vocabulary: their names are not personal information here."""
     known: set[str] = set(meeting.vocabulary)
@@ -50,19 +43,16 @@ def _known_names(meeting: Meeting) -> set[str]:
 
 
 def name_spans(text: str, known: set[str]) -> list[tuple[int, int, str]]:
-    from sudachipy import SplitMode
-
     out: list[tuple[int, int, str]] = []
-    tokens = list(_tokenizer().tokenize(text, SplitMode.C))
+    tokens = morph.tokenize(text)
     for i, m in enumerate(tokens):
-        pos = m.part_of_speech()
-        if pos[1] != "固有名詞":
+        if m.pos[1] != "固有名詞":
             continue
-        if pos[2] == "人名" and m.surface() not in known and not any(m.surface() in k for k in known):
-            out.append((m.begin(), m.end(), "人名"))
-        elif pos[2] == "地名" and i + 2 < len(tokens) and tokens[i + 1].part_of_speech()[1] == "数詞" \
-                and tokens[i + 2].surface() in ("番地", "丁目", "番", "号"):
-            out.append((m.begin(), tokens[i + 2].end(), "住所"))
+        if m.pos[2] == "人名" and m.surface not in known and not any(m.surface in k for k in known):
+            out.append((m.begin, m.end, "人名"))
+        elif m.pos[2] == "地名" and i + 2 < len(tokens) and tokens[i + 1].numeral \
+                and tokens[i + 2].surface in ("番地", "丁目", "番", "号"):
+            out.append((m.begin, tokens[i + 2].end, "住所"))
     # 姓 + 名 side by side are one name
     merged: list[tuple[int, int, str]] = []
     for span in out:
@@ -78,12 +68,9 @@ def find_pii(utterances: Sequence[Utterance], meeting: Meeting, options: PiiOpti
         return tuple(utterances)
     known = _known_names(meeting)
     use_names = options.names
-    if use_names:
-        try:
-            _tokenizer()
-        except ImportError:
-            logger.warning("SudachiPy がないため、人名・地名の黒塗り候補は探しません。")
-            use_names = False
+    if use_names and not morph.available():
+        logger.warning("SudachiPy がないため、人名・地名の黒塗り候補は探しません。")
+        use_names = False
     out = []
     for u in utterances:
         spans = [(m.start(), m.end(), kind) for kind, rx in _PATTERNS for m in rx.finditer(u.text)]

@@ -118,13 +118,21 @@ class Mark:
     end: int
     kind: str  # "low_confidence" (Whisper was unsure) | "pii" (黒塗り候補: mask before publishing)
     note: str = ""  # e.g. what kind of personal information
+    # The text Whisper wrote where the cleaning corrected it to a vocabulary word (公民間講座 for
+    # 公民館講座), so the editor can see both; "" for a span the cleaning did not rewrite. Written
+    # to OUT.json only when set: older results read the same, older readers skip it.
+    original: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d: dict[str, Any] = {"start": self.start, "end": self.end, "kind": self.kind, "note": self.note}
+        if self.original:
+            d["original"] = self.original
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Mark":
-        return cls(int(d["start"]), int(d["end"]), str(d["kind"]), str(d.get("note", "")))
+        return cls(int(d["start"]), int(d["end"]), str(d["kind"]), str(d.get("note", "")),
+                   str(d.get("original", "")))
 
 
 @dataclass(frozen=True)

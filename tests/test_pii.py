@@ -26,3 +26,12 @@ def test_participants_and_vocabulary_are_not_candidates():
 
 def test_without_sudachi_lookup_the_patterns_still_work():
     assert marks("連絡先は0178-56-1234です。", names=False) == [("0178-56-1234", "電話番号")]
+
+
+def test_a_long_monologue_is_read_in_pieces():
+    from pipeline import morph
+
+    text = "令和六年度の予算について十分に検討したいと思います。" * 800   # 20,800 characters, > Sudachi's limit
+    tokens = morph.tokenize(text)
+    assert "".join(t.surface for t in tokens) == text
+    assert all(text[t.begin:t.end] == t.surface for t in tokens)

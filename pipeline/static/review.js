@@ -156,7 +156,8 @@ function textHTML(u) {
     const span = u.spans.find(([s, e]) => s <= a && a < e);
     const marks = u.marks.map((m, n) => [m, n]).filter(([m]) => m.start <= a && b <= m.end);
     const cls = marks.map(([m]) => (m.kind === "pii" ? "pii" : "lc"));
-    const title = marks.map(([m]) => (m.kind === "pii" ? `黒塗り候補${m.note ? "（" + m.note + "）" : ""}` : "音声認識の確からしさが低い語")).join("、");
+    const title = marks.map(([m]) => (m.kind === "pii" ? `黒塗り候補${m.note ? "（" + m.note + "）" : ""}`
+      : m.original ? `会議の用語に合わせて直した語（音声認識の結果: ${m.original}）` : "音声認識の確からしさが低い語")).join("、");
     html += `<span${span ? ` data-w="${span[2]}"` : ""}${marks.length ? ` data-mark="${marks[0][1]}"` : ""}` +
             `${cls.length ? ` class="${cls.join(" ")}"` : ""}${title ? ` title="${esc(title)}"` : ""}>${esc(u.text.slice(a, b))}</span>`;
   }
