@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Sequence
 
 from .meeting import Meeting
+from .readings import tokenizer
 from .types import Mark, Utterance
 
 logger = logging.getLogger(__name__)
@@ -33,12 +33,6 @@ class PiiOptions:
     names: bool  # look for names of people and places with SudachiPy
 
 
-@lru_cache(maxsize=1)
-def _tokenizer():
-    from sudachipy import Dictionary
-
-    return Dictionary(dict="core").tokenizer()
-
 
 def _known_names(meeting: Meeting) -> set[str]:
     """Participants, absentees and vocabulary: their names are not personal information here."""
@@ -53,7 +47,7 @@ def name_spans(text: str, known: set[str]) -> list[tuple[int, int, str]]:
     from sudachipy import SplitMode
 
     out: list[tuple[int, int, str]] = []
-    tokens = list(_tokenizer().tokenize(text, SplitMode.C))
+    tokens = list(tokenizer().tokenize(text, SplitMode.C))
     for i, m in enumerate(tokens):
         pos = m.part_of_speech()
         if pos[1] != "固有名詞":
@@ -80,7 +74,7 @@ def find_pii(utterances: Sequence[Utterance], meeting: Meeting, options: PiiOpti
     use_names = options.names
     if use_names:
         try:
-            _tokenizer()
+            tokenizer()
         except ImportError:
             logger.warning("SudachiPy がないため、人名・地名の黒塗り候補は探しません。")
             use_names = False
