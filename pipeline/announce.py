@@ -94,6 +94,9 @@ _OCCASION = re.compile(r"ニアタリ")
 # Closing the meeting as an object: 以上をもちまして本日の委員会を終了いたします.
 _CLOSE_MEETING = re.compile(r"(?:イジョウ|コレ)(?:ヲモチマシテ|デ)[^。]{0,30}?(?:カイギ|カイ)ヲ"
                             r"(?:シュウリョウ(?:ト)?" + _DO + r"|トジ(?:マス|サセテイタダキマス))")
+# A council's resumption names the break, not 再開: 「休憩前に引き続き会議を開きます」.
+_RESUME_MEETING = re.compile(r"キュウケイ(?:マエ|ゼン)ニ(?:ヒキツヅ|ツヅ)キ[^。]{0,20}?(?:カイギ|カイ|ギジ)ヲ"
+                             r"(?:ヒラキ|オコナイ|ススメ)(?:マス|タイトオモイマス)")
 # What joins a named item to the verb, who is asked, and the verb.
 _TAIL = re.compile(
     r"(?P<conn>ニツイテヲ|ニツイテ|ニツキマシテ|ニカンシテ|ノホウニ|ノホウヲ|ヲ|ニ|ハ|ノ)?"
@@ -194,10 +197,11 @@ def _procedural(reading: Reading, text: str, items: list[Item]) -> list[Announce
         if _SCHEDULE.search(text[_sentence_start(text, start):start]) or not _of_the_meeting(text[:start]):
             continue
         out.append(Announcement(k, start, reading.end(m.end()), "declare", d == 0))
-    for m in _CLOSE_MEETING.finditer(r):
-        for k, it in kinds.items():
-            if it.kind == "close" and _ends_sentence(r, m.end()):
-                out.append(Announcement(k, reading.begin(m.start()), reading.end(m.end()), "declare", True))
+    for kind, rx in (("close", _CLOSE_MEETING), ("resume", _RESUME_MEETING)):
+        for m in rx.finditer(r):
+            for k, it in kinds.items():
+                if it.kind == kind and _ends_sentence(r, m.end()):
+                    out.append(Announcement(k, reading.begin(m.start()), reading.end(m.end()), "declare", True))
     return out
 
 

@@ -16,10 +16,11 @@ from pipeline.agenda import find_headings
 from pipeline.types import Utterance
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "headings.yaml").read_text(encoding="utf-8"))
-# Measured when this set was built (issue 12): 62 of the 63 expected headings found (平会, read
-# タイラカイ, is missed). Recall below this means a rule got weaker; precision below 1.0 that a
-# rule got wrong.
-RECALL_FLOOR = 0.98
+# Measured when this set was built (issue 12). Enrolled: 61 of the 62 true headings found (平会,
+# read タイラカイ, is missed). Without enrollment only the strongest forms count (pipeline.agenda):
+# 7 of 12 (the others are marks instead). Recall below these means a rule got weaker; precision
+# below 1.0 that a rule got wrong.
+RECALL_FLOOR = {"enrolled": 0.98, "without enrollment": 0.5}
 
 
 def run(case):
@@ -62,18 +63,31 @@ def test_case(case):
         assert all(any(matches(m, w) for m in marks) for w in expected(case["marks"]))
 
 
-def test_precision_and_recall(capsys):
+def anonymous(case):
+    """Made without enrollment: nobody is known to chair (話者1 …)."""
+    return all(label.startswith("話者") for label, _ in case["utterances"])
+
+
+def measure(cases):
     right = total = found = wanted = 0
-    announcing = sum(bool(c["headings"]) for c in CASES["cases"])
-    for case in CASES["cases"]:
+    for case in cases:
         r, t, f, w = score(case)
         right, total, found, wanted = right + r, total + t, found + f, wanted + w
-    precision, recall = right / max(1, total), found / max(1, wanted)
+    return right, total, found, wanted
+
+
+def test_precision_and_recall(capsys):
+    lines = []
+    for what, cases in (("enrolled", [c for c in CASES["cases"] if not anonymous(c)]),
+                        ("without enrollment", [c for c in CASES["cases"] if anonymous(c)])):
+        right, total, found, wanted = measure(cases)
+        announcing = sum(bool(c["headings"]) for c in cases)
+        lines.append(f"headings, {what}: {len(cases)} cases ({announcing} with announcements), precision "
+                     f"{right / max(1, total):.3f} ({right}/{total}), recall {found / max(1, wanted):.3f} ({found}/{wanted})")
+        assert right == total, what  # precision 1.0: never a wrong heading
+        assert found / max(1, wanted) >= RECALL_FLOOR[what], what
     with capsys.disabled():
-        print(f"\nheadings: {len(CASES['cases'])} cases ({announcing} with announcements), "
-              f"precision {precision:.3f} ({right}/{total}), recall {recall:.3f} ({found}/{wanted})")
-    assert precision == 1.0
-    assert recall >= RECALL_FLOOR
+        print("\n" + "\n".join(lines))
 
 
 def test_the_set_covers_what_the_issue_asks():
