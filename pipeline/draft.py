@@ -154,11 +154,12 @@ def second_voices_of(overlaps: tuple[Turn, ...], turns: tuple[Turn, ...], used: 
 
 
 def finish_text(utterances, meeting: Meeting, options: Options, speakers, markers=()):
-    """Clean the words into 会議録 text, mark 黒塗り候補, and find the agenda headings."""
+    """Clean the words into 会議録 text, mark 黒塗り候補, and find the agenda headings (marking
+    where an item may start but the draft is not sure)."""
     utterances = clean_utterances(utterances, options.clean, meeting.vocabulary)
     utterances = find_pii(utterances, meeting, options.pii)
     labels = {s.id: s.label for s in speakers}
-    return utterances, find_headings(utterances, meeting.info.agenda, markers, labels)
+    return find_headings(utterances, meeting.info.agenda, markers, labels)
 
 
 class _Stages:

@@ -231,7 +231,12 @@ def add_heading(minutes: Minutes, before: int, title: str) -> Minutes:
         minutes.utterances[-1].end if minutes.utterances else 0.0)
     heading = Heading(before, time, _title(title), "editor")
     headings = sorted(minutes.headings + (heading,), key=lambda h: h.before)  # stable: after others
-    return replace(minutes, headings=tuple(headings))
+    # The draft's "heading" marks suggest where an item starts (pipeline.agenda): the editor who
+    # inserts that item has answered them.
+    utterances = tuple(replace(u, marks=tuple(m for m in u.marks if not (m.kind == "heading" and m.note == heading.title)))
+                       if any(m.kind == "heading" and m.note == heading.title for m in u.marks) else u
+                       for u in minutes.utterances)
+    return replace(minutes, headings=tuple(headings), utterances=utterances)
 
 
 def rename_heading(minutes: Minutes, k: int, title: str) -> Minutes:

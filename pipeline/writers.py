@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 from .errors import KaigirokuError
 from .fileio import atomic_path
 from .meeting import Meeting, empty_meeting
-from .types import Heading, Minutes, Utterance
+from .types import Heading, Mark, Minutes, Utterance
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ MEMBER_ROLES = ("委員長", "副委員長", "会長", "副会長", "委員")
 # Highlight colours (python-docx WD_COLOR_INDEX names) and shading, explained in the legend.
 LOW_CONFIDENCE_COLOR = "YELLOW"
 PII_COLOR = "TURQUOISE"
+HEADING_COLOR = "BRIGHT_GREEN"  # where an agenda item may start (pipeline.agenda: not sure enough)
+# Where marks overlap, the first kind here colours the words (黒塗り候補 must never be hidden).
+MARK_COLORS = (("pii", PII_COLOR), ("heading", HEADING_COLOR), ("low_confidence", LOW_CONFIDENCE_COLOR))
 SPEAKER_FLAG_FILL = "FFF2CC"  # light yellow shading of the speaker cell
 
 
@@ -193,11 +196,18 @@ def write_docx(minutes: Minutes, path: Path, options: ExportOptions) -> None:
         if row.speaker_uncertain:
             _shade(left, SPEAKER_FLAG_FILL)
             used.add("speaker")
-        for text, kinds in _segments(row):
+        runs: dict[Mark, list] = {}
+        for text, marks in _segments(row):
             run = para.add_run(text)
+            kinds = {m.kind for m in marks}
             if kinds:
-                run.font.highlight_color = _color(PII_COLOR if "pii" in kinds else LOW_CONFIDENCE_COLOR)
+                run.font.highlight_color = _color(next((c for k, c in MARK_COLORS if k in kinds), LOW_CONFIDENCE_COLOR))
                 used |= kinds
+            for m in marks:
+                runs.setdefault(m, []).append(run)
+        for m, marked in runs.items():
+            if m.kind == "heading":
+                _comment(doc, marked, f"見出しの候補：{m.note}（ここで次第の区切りか、録音で確認してください）")
     legend = _legend(used, options.timestamps and not public)
     if legend:
         doc.add_paragraph("凡例　" + "　".join(legend), style="会議録凡例")
@@ -213,21 +223,28 @@ def _legend(used: set[str], timestamps: bool) -> list[str]:
         out.append("黄色の語は、音声認識の確からしさが低い語です。")
     if "pii" in used:
         out.append("水色の語は、公開前に確認が必要な個人情報の候補（黒塗り候補）です。")
+    if "heading" in used:
+        out.append("緑の語は、次第の区切り（見出し）の候補です。ここから次の議題か確かめ、そうなら見出しを入れてください。")
     if timestamps:
         out.append("[時:分:秒] は録音の開始からの時刻です。")
     return out
 
 
-def _segments(u: Utterance) -> list[tuple[str, set[str]]]:
+def _segments(u: Utterance) -> list[tuple[str, tuple[Mark, ...]]]:
     """Split the text where the set of marks covering it changes."""
     cuts = sorted({0, len(u.text)} | {m.start for m in u.marks} | {m.end for m in u.marks})
     out = []
     for a, b in zip(cuts, cuts[1:]):
         if a >= b or b > len(u.text):
             continue
-        kinds = {m.kind for m in u.marks if m.start <= a and b <= m.end}
-        out.append((u.text[a:b], kinds))
+        out.append((u.text[a:b], tuple(m for m in u.marks if m.start <= a and b <= m.end)))
     return out
+
+
+def _comment(doc, runs, text: str) -> None:
+    """A Word comment on the runs (python-docx ≥ 1.2); the highlight and legend say it otherwise."""
+    if hasattr(doc, "add_comment"):
+        doc.add_comment(runs, text=text, author="kaigiroku", initials="K")
 
 
 def _color(name: str):

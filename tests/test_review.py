@@ -457,6 +457,16 @@ def test_headings_and_flags():
     assert cleared.marks == () and not cleared.speaker_uncertain
 
 
+def test_inserting_the_suggested_heading_answers_its_mark():
+    m = make_minutes(Path("x.wav"))
+    u = m.utterances[3]
+    suggested = replace(u, marks=(Mark(0, 2, "heading", "案件2 質疑"), Mark(2, 3, "low_confidence")))
+    m = replace(m, utterances=m.utterances[:3] + (suggested,) + m.utterances[4:])
+    assert add_heading(m, 4, "別の見出し").utterances[3].marks == suggested.marks
+    assert add_heading(m, 4, "案件2 質疑").utterances[3].marks == (Mark(2, 3, "low_confidence"),)
+    assert check_flags(m, 3, mark=0).utterances[3].marks == (Mark(2, 3, "low_confidence"),)
+
+
 def test_every_writer_prints_an_edited_result(tmp_path):
     from pipeline.writers import get_writer
 

@@ -153,6 +153,30 @@ def test_marked_words_are_highlighted_and_explained(tmp_path, options):
     assert "黄色の語" in legend and "黒塗り候補" in legend and "話者欄が黄色" in legend
 
 
+def test_a_suggested_heading_is_highlighted_commented_and_explained(tmp_path, options):
+    from dataclasses import replace
+
+    from docx.enum.text import WD_COLOR_INDEX
+
+    m = minutes()
+    u0, u1 = m.utterances
+    u1 = replace(u1, marks=(Mark(0, 3, "heading", "案件1 講座について"), Mark(1, 3, "low_confidence")))
+    path = tmp_path / "d.docx"
+    get_writer("docx")(replace(m, utterances=(u0, u1)), path, options.export)
+    doc = Document(str(path))
+    runs = doc.tables[1].rows[1].cells[1].paragraphs[0].runs
+    assert [(r.text, r.font.highlight_color) for r in runs if r.font.highlight_color] == [
+        ("資", WD_COLOR_INDEX.BRIGHT_GREEN), ("料に", WD_COLOR_INDEX.BRIGHT_GREEN)]  # green over yellow
+    assert "緑の語" in doc.paragraphs[-1].text and "黄色の語" in doc.paragraphs[-1].text
+    if hasattr(doc, "comments"):  # python-docx >= 1.2
+        assert [c.text for c in doc.comments] == ["見出しの候補：案件1 講座について（ここで次第の区切りか、録音で確認してください）"]
+    public = tmp_path / "public.docx"
+    get_writer("docx")(replace(m, utterances=(u0, u1)), public, replace(options.export, public=True))
+    doc = Document(str(public))
+    assert not any(r.font.highlight_color for row in doc.tables[1].rows for r in row.cells[1].paragraphs[0].runs)
+    assert not list(getattr(doc, "comments", []))
+
+
 def test_public_variant_has_no_flags_and_no_times(tmp_path, options):
     from dataclasses import replace
 

@@ -144,6 +144,17 @@ function cellOf(i) {
   return document.querySelector(`tr[data-i="${i}"] td.text`);
 }
 
+function markClass(m) {
+  return m.kind === "pii" ? "pii" : m.kind === "heading" ? "hd" : "lc";
+}
+
+function markTitle(m) {
+  if (m.kind === "pii") return `黒塗り候補${m.note ? "（" + m.note + "）" : ""}`;
+  if (m.kind === "heading") return `見出しの候補（${m.note}）: ここで次第の区切りなら「見出しを挿入」、違えば「印を確認済み」`;
+  if (m.original) return `会議の用語に合わせて直した語（音声認識の結果: ${m.original}）`;
+  return "音声認識の確からしさが低い語";
+}
+
 function textHTML(u) {
   const cuts = new Set([0, u.text.length]);
   u.spans.forEach(([a, b]) => { cuts.add(a); cuts.add(b); });
@@ -155,9 +166,8 @@ function textHTML(u) {
     if (a >= b) continue;
     const span = u.spans.find(([s, e]) => s <= a && a < e);
     const marks = u.marks.map((m, n) => [m, n]).filter(([m]) => m.start <= a && b <= m.end);
-    const cls = marks.map(([m]) => (m.kind === "pii" ? "pii" : "lc"));
-    const title = marks.map(([m]) => (m.kind === "pii" ? `黒塗り候補${m.note ? "（" + m.note + "）" : ""}`
-      : m.original ? `会議の用語に合わせて直した語（音声認識の結果: ${m.original}）` : "音声認識の確からしさが低い語")).join("、");
+    const cls = marks.map(([m]) => markClass(m));
+    const title = marks.map(([m]) => markTitle(m)).join("、");
     html += `<span${span ? ` data-w="${span[2]}"` : ""}${marks.length ? ` data-mark="${marks[0][1]}"` : ""}` +
             `${cls.length ? ` class="${cls.join(" ")}"` : ""}${title ? ` title="${esc(title)}"` : ""}>${esc(u.text.slice(a, b))}</span>`;
   }
@@ -209,7 +219,8 @@ function legend() {
   const us = doc.utterances;
   const parts = [];
   if (us.some((u) => u.speaker_uncertain)) parts.push('<span class="flagbox">話者欄が黄色</span>の発言は、声の照合が不確かです。');
-  if (us.some((u) => u.marks.some((m) => m.kind !== "pii"))) parts.push('<span class="lc">黄色の語</span>は、音声認識の確からしさが低い語です。');
+  if (us.some((u) => u.marks.some((m) => markClass(m) === "lc"))) parts.push('<span class="lc">黄色の語</span>は、音声認識の確からしさが低い語です。');
+  if (us.some((u) => u.marks.some((m) => m.kind === "heading"))) parts.push('<span class="hd">緑の語</span>は、次第の区切り（見出し）の候補です。');
   if (us.some((u) => u.marks.some((m) => m.kind === "pii"))) parts.push('<span class="pii">水色の語</span>は、公開前に確認が必要な個人情報の候補（黒塗り候補）です。');
   $("legend").innerHTML = parts.length ? "凡例　" + parts.join("　") : "";
 }
