@@ -204,7 +204,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     audio = load_audio(audio_path, options.audio)
     clock.lap("decode")
 
-    key = stages.key(audio.info.sha256, options.audio, asr_model.path,
+    key = stages.key(audio.info.sha256, options.audio, asr_model.identity,
                      _options_key(options.transcribe, "cpu_threads"), list(meeting.vocabulary))
 
     def speaker_turns(stop=None) -> tuple[tuple[Turn, ...], np.ndarray | None]:
