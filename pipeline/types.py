@@ -207,7 +207,7 @@ class ModelInfo:
     """Which weights produced the result (provenance for the editor and for benchmarks)."""
 
     name: str
-    source: str  # "embedded", "path" or "hub"
+    source: str  # "embedded", "path", "installed" (`kaigiroku models import/get`) or "hub"
     path: str
 
     def to_dict(self) -> dict[str, Any]:
