@@ -201,3 +201,20 @@ def test_subtitle_and_rttm_writers(tmp_path, options):
     assert vtt[0] == "WEBVTT" and vtt[3] == "<v 委員長>ただいまから開会します。"
     rttm = (tmp_path / "d.rttm").read_text(encoding="utf-8").splitlines()
     assert rttm[1] == "SPEAKER m 1 3725.000 2.000 <NA> <NA> 説明者 <NA> <NA>"
+
+
+def test_second_voices_are_in_the_rttm_and_survive_the_json(tmp_path, options):
+    """Issue #13: overlapped speech keeps its second speaker in the exported turns."""
+    from dataclasses import replace
+
+    from pipeline.types import Minutes, Turn
+
+    m = rich_minutes()
+    m = replace(m, turns=(Turn(1.0, 4.0, m.utterances[0].speaker),),
+                overlaps=(Turn(3.0, 4.0, m.utterances[1].speaker),))
+    get_writer("rttm")(m, tmp_path / "d.rttm", options.export)
+    rttm = (tmp_path / "d.rttm").read_text(encoding="utf-8").splitlines()
+    labels = {s.id: s.label for s in m.speakers}
+    assert rttm == [f"SPEAKER m 1 1.000 3.000 <NA> <NA> {labels[m.utterances[0].speaker]} <NA> <NA>",
+                    f"SPEAKER m 1 3.000 1.000 <NA> <NA> {labels[m.utterances[1].speaker]} <NA> <NA>"]
+    assert Minutes.from_dict(m.to_dict()).overlaps == m.overlaps
