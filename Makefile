@@ -16,7 +16,7 @@ $(READY): requirements.txt requirements.lock pyproject.toml scripts/setup.sh scr
 demo: out/sample.docx
 	@echo "demo draft: out/sample.docx (+ out/sample.json)"
 
-out/sample.docx: $(READY) $(SAMPLE)/meeting.flac $(SAMPLE)/meeting.yaml $(wildcard pipeline/*.py) configs/default.yaml
+out/sample.docx: $(READY) $(SAMPLE)/meeting.flac $(SAMPLE)/meeting.yaml $(wildcard pipeline/*.py pipeline/*/*.py) configs/default.yaml
 	$(KG) draft $(SAMPLE)/meeting.flac --meeting $(SAMPLE)/meeting.yaml -o out/sample.docx --force
 
 # The tests start real servers and tools (PulseAudio, Chromium …): installed here as root,

@@ -175,7 +175,7 @@ def _export(args) -> int:
 
 def _record(args) -> int:
     from .config import load_options
-    from .record import TerminalView, draft_after, record
+    from .recorder.terminal import TerminalView, record
 
     options = load_options(args.config, {"record": {"sample_rate": args.samplerate,
                                                     "channels": args.channels}}).record
@@ -187,17 +187,23 @@ def _record(args) -> int:
         print("録音を始める前に中断しました。何も書かれていません。", file=sys.stderr)
         return 130
     print(result.summary())
-    if args.then_draft:
+    if args.then_draft:  # the draft of the recording just made (its markers become headings)
+        from .draft import run_draft
+        from .memory import limit_malloc_arenas
         from .progress import RichProgress
 
+        # as `kaigiroku draft` does, but only once the recording is closed: the recorder's
+        # threads allocate while audio arrives and should not queue on a shared arena. Whisper's
+        # and torch's threads start after this, so they are capped.
+        limit_malloc_arenas()
         with RichProgress() as progress:
-            minutes = draft_after(result, args.meeting, hook=progress)
+            minutes = run_draft(result.path, args.meeting, None, load_options(args.config), hook=progress)
         print(f"原稿を書きました: {result.path.with_suffix('.docx')}（{len(minutes.utterances)} 発言）")
     return 0
 
 
 def _devices(args) -> int:
-    from .record import list_devices
+    from .recorder import list_devices
 
     devices = list_devices()
     if not devices:
@@ -211,7 +217,7 @@ def _devices(args) -> int:
 
 
 def _recover(args) -> int:
-    from .record import recover
+    from .recorder import recover
 
     out = recover(args.output, force=args.force)
     print(f"録音を FLAC にしました: {out}")
@@ -219,7 +225,7 @@ def _recover(args) -> int:
 
 
 def _review(args) -> int:
-    from .review import prepare, serve, url_for
+    from .web.review import prepare, serve, url_for
 
     options, sock, minutes = prepare(args.result, args.port, args.audio)
     print(f"レビュー画面: {url_for(options)}", flush=True)

@@ -20,7 +20,7 @@ from .diarize import DiarizeOptions
 from .errors import KaigirokuError
 from .identify import IdentifyOptions
 from .pii import PiiOptions
-from .record import RecordOptions
+from .recorder.options import RecordOptions
 from .speakers import SpeakerOptions
 from .transcribe import TranscribeOptions
 from .writers import ExportOptions

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark `python -m pipeline.record` over a long recording (issue #5): does it keep up?
+"""Benchmark `python -m pipeline.recorder` over a long recording (issue #5): does it keep up?
 
 A private PulseAudio server (its own socket; nothing else on the machine is touched) gets a
 null sink `room`; paplay plays the bundled sample meeting into it in a loop while the recorder
@@ -105,7 +105,7 @@ def main() -> int:
         with PulseServer(pulse_dir, args.rate, args.channels) as pulse:
             player = subprocess.Popen(["sh", "-c", f"while :; do paplay --device=room '{wav}' || exit 1; done"],
                                       env=pulse.env, start_new_session=True)
-            rec = subprocess.Popen([sys.executable, "-m", "pipeline.record", str(out), "--device", "pulse",
+            rec = subprocess.Popen([sys.executable, "-m", "pipeline.recorder", str(out), "--device", "pulse",
                                     "--samplerate", str(args.rate), "--channels", str(args.channels),
                                     "--duration", str(seconds)],
                                    cwd=REPO, env={**pulse.env, "PYTHONUNBUFFERED": "1"},

@@ -32,8 +32,10 @@ from pipeline.agenda import agenda_items, load_markers, markers_path
 from pipeline.audio import AudioOptions, load_audio
 from pipeline.errors import KaigirokuError
 from pipeline.meeting import load_meeting
-from pipeline.record import (Marker, default_options, journal_paths, list_devices, marker_label,
-                             record, recover, write_markers)
+from pipeline.config import load_options
+from pipeline.recorder import (Marker, RecordOptions, journal_paths, list_devices, recover, start, unrecovered,
+                               write_markers)
+from pipeline.recorder.terminal import marker_label, record
 
 SPEECH_SECONDS = 8.0
 RATE = 48000
@@ -99,7 +101,7 @@ def play(pulse_env, wav: Path, delay: float = 0.0) -> subprocess.Popen:
 
 @pytest.fixture()
 def options():
-    return replace(default_options(), sample_rate=RATE, channels=2)
+    return replace(load_options().record, sample_rate=RATE, channels=2)
 
 
 def mono16k(path: Path) -> np.ndarray:
@@ -161,9 +163,69 @@ def test_records_what_was_played(pulse, speech, options, tmp_path):
     assert seen[0] == "record-start" and "record-stop" in seen and seen[-1] == "convert"
 
 
+def wait_capturing(rec, timeout: float = 10.0) -> None:
+    """Until the driver delivers (PulseAudio's first block may take a second)."""
+    deadline = time.monotonic() + timeout
+    while not rec.capturing and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rec.capturing, "no audio from the device"
+
+
+def test_the_core_api_an_app_drives(pulse, speech, options, tmp_path):
+    """start → status → marker → pause → resume → stop, as the app's buttons call them: the
+    paused seconds are not in the file, the marker is at its audio time, status is plain data."""
+    out = tmp_path / "app.flac"
+    player = play(pulse, speech)
+    rec = start(out, options, device="pulse")
+    try:
+        wait_capturing(rec)
+        time.sleep(1.0)
+        marker = rec.add_marker("開会")
+        assert abs(marker.time - rec.position()) < 0.3 and marker.time > 0.5
+        rec.pause()
+        time.sleep(0.3)  # blocks already queued may still land
+        held = rec.status()
+        time.sleep(1.5)
+        paused = rec.status()
+        assert paused.paused and paused.elapsed - held.elapsed < 0.15, (held.elapsed, paused.elapsed)
+        assert len(paused.levels) == 2 and max(paused.levels) > -60, "the meter stays live while paused"
+        rec.resume()
+        time.sleep(1.0)
+        status = rec.status()
+        assert not status.paused and status.elapsed > paused.elapsed + 0.5
+        assert [m.label for m in status.markers] == ["開会"]
+        json.dumps(status.to_dict(), ensure_ascii=False)  # what the app's API sends
+        assert rec.info.to_dict()["channels"] == 2
+        result = rec.stop()
+    finally:
+        rec.close()
+        player.wait(30)
+    assert rec.stop() is result, "a second stop returns the first result"
+    assert result.stopped_by == "stop" and result.path == out
+    assert sf.info(str(out)).frames == result.frames
+    assert abs(result.duration - status.elapsed) < 0.5
+    assert load_markers(markers_path(out)) == [(round(marker.time, 2), "開会")]
+    assert not any(p.exists() for p in journal_paths(out)) and private(out)
+
+
+def test_close_keeps_the_journal_for_recovery(pulse, options, tmp_path):
+    """An app that must exit mid-recording closes the journal; its next start finds and recovers it."""
+    out = tmp_path / "left.flac"
+    rec = start(out, options, device="pulse")
+    wait_capturing(rec)
+    time.sleep(1.0)
+    rec.close()
+    assert not out.exists() and journal_paths(out)[0].stat().st_size > 0
+    assert unrecovered(tmp_path) == [out]
+    recover(out)
+    assert sf.info(str(out)).duration > 0.5 and unrecovered(tmp_path) == []
+    with pytest.raises(KaigirokuError, match="見出しの名前"):
+        rec.add_marker("  ")
+
+
 def _start_recorder(out: Path, env: dict, *extra: str):
-    """`python -m pipeline.record` in its own process; returns it and a queue of (time, line)."""
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.record", str(out), "--device", "pulse",
+    """`python -m pipeline.recorder` in its own process; returns it and a queue of (time, line)."""
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.recorder", str(out), "--device", "pulse",
                              "--samplerate", str(RATE), "--channels", "2", *extra],
                             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -295,7 +357,7 @@ def test_keys_in_a_terminal_write_markers(pulse, sample_dir, tmp_path):
     if pid == 0:  # the child: the recorder on a terminal, as an operator runs it
         try:
             os.chdir(REPO)
-            os.execv(sys.executable, [sys.executable, "-m", "pipeline.record", str(out), "--device", "pulse",
+            os.execv(sys.executable, [sys.executable, "-m", "pipeline.recorder", str(out), "--device", "pulse",
                                       "--samplerate", str(RATE), "--channels", "2",
                                       "--meeting", str(sample_dir / "meeting.yaml")])
         finally:
@@ -446,6 +508,7 @@ def test_markers_sidecar_is_what_the_draft_reads(tmp_path):
 
 
 def test_record_options_come_from_default_yaml():
-    o = default_options()
+    o = load_options().record
+    assert o == RecordOptions()  # the dataclass defaults are default.yaml's: the core works without it
     assert o.fsync_interval <= 1.0  # issue #5: on disk at least every second
     assert o.disk_stop < o.disk_warn and o.sample_format in ("int16", "int32")

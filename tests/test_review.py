@@ -22,10 +22,10 @@ import pytest
 
 from audio_files import tone, write
 from conftest import KAIGIROKU, REPO
-from pipeline.edits import (EditError, add_heading, carry_marks, check_flags, edit_text, merge_with_next,
+from pipeline.web.edits import (EditError, add_heading, carry_marks, check_flags, edit_text, merge_with_next,
                             remove_heading, rename_heading, set_speaker, split_utterance, word_spans)
 from pipeline.meeting import Meeting, MeetingInfo, Participant
-from pipeline.store import Conflict, ReviewFile, revision
+from pipeline.web.store import Conflict, ReviewFile, revision
 from pipeline.types import (AudioInfo, Heading, Mark, Minutes, Speaker, Transcript, Utterance, Word)
 from pipeline.writers import ExportOptions, write_json
 
@@ -102,7 +102,7 @@ class Page:
 
 @pytest.fixture()
 def page(result):
-    from pipeline.review import make_server, prepare
+    from pipeline.web.review import make_server, prepare
 
     options, sock, _ = prepare(result)
     server = make_server(options)
@@ -223,8 +223,8 @@ def test_audio_is_served_with_range_requests(page):
 
 
 def test_missing_audio_still_allows_editing(result, tmp_path):
-    from pipeline.review import find_audio, page_data, prepare
-    from pipeline.store import ReviewFile
+    from pipeline.web.review import find_audio, page_data, prepare
+    from pipeline.web.store import ReviewFile
 
     Path(tmp_path / "meeting.wav").unlink()
     options, sock, minutes = prepare(result)
@@ -235,7 +235,7 @@ def test_missing_audio_still_allows_editing(result, tmp_path):
 
 
 def test_audio_is_found_beside_the_result_when_the_saved_path_is_stale(result, tmp_path):
-    from pipeline.review import find_audio
+    from pipeline.web.review import find_audio
 
     minutes = Minutes.from_dict(json.loads(result.read_text(encoding="utf-8")))
     moved = replace(minutes, audio=replace(minutes.audio, path="/gone/elsewhere/meeting.wav"))
@@ -322,7 +322,7 @@ def test_bad_edits_are_refused_with_a_message(page, result):
 
 
 def test_history_is_bounded(result, monkeypatch):
-    import pipeline.store as store
+    import pipeline.web.store as store
 
     monkeypatch.setattr(store, "HISTORY_LIMIT", 3)
     f = ReviewFile(result)
@@ -542,7 +542,7 @@ def test_the_browser_is_started_with_a_one_time_code_not_the_token(result, cli_e
 
 
 def test_a_one_time_code_works_once_and_not_after_it_expired():
-    from pipeline.review import OneTimeCode
+    from pipeline.web.review import OneTimeCode
 
     code = OneTimeCode()
     assert not code.redeem("wrong") and code.redeem(code.value) and not code.redeem(code.value)

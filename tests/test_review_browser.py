@@ -128,7 +128,10 @@ def test_edits_persist_and_export_to_docx(browser, review):
     # speaker: the last utterance is 田村 浩 (a member without a voice clip)
     page.click(f"tr[data-i='{last}'] td.speaker")
     page.check("#speaker-choices input[value='p:田村 浩']")
-    page.click("#speaker-apply")
+    # the dialog's "close" (which sends the edit) is a later task than the click: without waiting
+    # for the answer, "保存済み" may still be the page's state from before the click
+    with page.expect_response(lambda r: r.url.endswith("/api/edit")):
+        page.click("#speaker-apply")
     wait_saved(page)
     members = [s for s in before.speakers if s.role == "委員" and any(u.speaker == s.id for u in before.utterances)]
     expected = f"{'ABCDEFG'[len(members)]}委員"  # 田村 speaks last of the members

@@ -32,10 +32,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import KaigirokuError
-from .fileio import atomic_path
-from .types import Minutes
-from .writers import result_json
+from ..errors import KaigirokuError
+from ..fileio import atomic_path
+from ..types import Minutes
+from ..writers import result_json
 
 logger = logging.getLogger(__name__)
 

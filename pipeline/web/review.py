@@ -3,10 +3,10 @@
 A Starlette app served by uvicorn on 127.0.0.1 only. Every request needs the random token that
 the printed URL carries: the first page load trades it for a cookie (HttpOnly, SameSite=Strict,
 named after the port so two review pages on one PC do not log each other out). Everything the
-page uses is served from `pipeline/static/`: the clerks' PCs may be on a closed network.
+page uses is served from `pipeline/web/static/`: the clerks' PCs may be on a closed network.
 
 The page sends one edit at a time ({"op": ..., "rev": ...}); the server applies it with
-`pipeline.edits` to the saved result and saves through `pipeline.store` (atomic, undo history,
+`pipeline.web.edits` to the saved result and saves through `pipeline.web.store` (atomic, undo history,
 409 on a stale revision). Export runs `draft.run_export` on the saved result: the same writers
 and the same overwrite rule as `kaigiroku export`.
 """
@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import KaigirokuError
+from ..types import Minutes, Utterance
 from .edits import OP_NAMES, EditError, apply_edit, meeting_of, word_spans
-from .errors import KaigirokuError
 from .store import Conflict, ReviewFile, Saved
-from .types import Minutes, Utterance
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def utterance_view(u: Utterance) -> dict[str, Any]:
 def page_data(saved: Saved, options: ReviewOptions, only: int | None = None) -> dict[str, Any]:
     """What the page shows: the header, speakers, participants, utterances and headings; or,
     with `only`, just that utterance (a text edit: a 3-hour meeting is MBs to send and draw)."""
-    from .writers import header_rows
+    from ..writers import header_rows
 
     m = saved.minutes
     state = {"rev": saved.rev, "undo": saved.undo, "undo_what": saved.last}
@@ -120,8 +120,8 @@ _EXPORT_NAME = re.compile(r"^[^/\\\x00-\x1f]+\.docx$")
 def export_docx(options: ReviewOptions, name: str, public: bool, force: bool) -> Path:
     """Write NAME (a file name, beside OUT.json) from the saved result, as `kaigiroku export`
     would; an existing file is refused unless `force` (the editor confirmed)."""
-    from .config import load_options
-    from .draft import run_export
+    from ..config import load_options
+    from ..draft import run_export
 
     name = str(name).strip()
     if not _EXPORT_NAME.match(name) or name.startswith("."):

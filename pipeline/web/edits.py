@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import replace
 from difflib import SequenceMatcher
 
-from .meeting import Meeting, empty_meeting
-from .roles import CHORUS_LABEL, label_speakers
-from .types import Heading, Mark, Minutes, Speaker, Utterance
+from ..meeting import Meeting, empty_meeting
+from ..roles import CHORUS_LABEL, label_speakers
+from ..types import Heading, Mark, Minutes, Speaker, Utterance
 
 CHORUS_ID = "ALL"  # pipeline.diarize.CHORUS; not imported from there to keep torch out of the page
 
