@@ -19,6 +19,7 @@ from .clean import CleanOptions
 from .diarize import DiarizeOptions
 from .errors import KaigirokuError
 from .identify import IdentifyOptions
+from .jobs.options import JobOptions
 from .pii import PiiOptions
 from .recorder.options import RecordOptions
 from .speakers import SpeakerOptions
@@ -40,11 +41,13 @@ class Options:
     pii: PiiOptions
     export: ExportOptions
     record: RecordOptions
+    jobs: JobOptions
 
 
 _CLASSES = {"audio": AudioOptions, "transcribe": TranscribeOptions, "speakers": SpeakerOptions,
             "diarize": DiarizeOptions, "identify": IdentifyOptions, "clean": CleanOptions,
-            "pii": PiiOptions, "export": ExportOptions, "record": RecordOptions}
+            "pii": PiiOptions, "export": ExportOptions, "record": RecordOptions,
+            "jobs": JobOptions}
 
 
 def load_options(user_config: str | Path | None = None,

@@ -17,7 +17,7 @@ paths are relative to the meeting file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,23 +100,41 @@ def empty_meeting() -> Meeting:
 
 def load_meeting(path: str | Path) -> Meeting:
     """Read and validate a meeting file; every problem is one KaigirokuError line."""
-    import yaml  # light, but only needed here
-
     path = Path(path)
     where = f"会議ファイル {path}"
     if not path.is_file():
         raise KaigirokuError(f"{where} が見つかりません。--meeting のパスを確認してください。",
                              "meeting file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise KaigirokuError(f"{where} を読めません (UTF-8 ではありません)。UTF-8 で保存し直してください。",
                              str(e)) from e
+    return replace(parse_meeting(text, where, path.parent), source=str(path))
+
+
+def parse_meeting(text: str, where: str = "会議ファイル", voices_base: Path | None = None) -> Meeting:
+    """Validate meeting-file text (the same checks and messages as `load_meeting`).
+
+    `voices_base`: the folder `voice:` paths are relative to; each clip must exist there. None
+    (text posted to a server): the paths are kept as written and never opened — a server must
+    not read files that a request names.
+    """
+    import yaml  # light, but only needed here
+
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" ({mark.line + 1}行目)" if mark is not None else ""
         raise KaigirokuError(f"{where} の書式に誤りがあります{at}。YAML の字下げ・コロン・引用符を確認してください。",
                              str(e)) from e
+    return meeting_from_data(data, where, voices_base)
+
+
+def meeting_from_data(data: Any, where: str = "会議ファイル", voices_base: Path | None = None) -> Meeting:
+    """Validate the meeting file's content as loaded from YAML (or sent as JSON with the same
+    fields); `voices_base` as in `parse_meeting`."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -124,7 +142,7 @@ def load_meeting(path: str | Path) -> Meeting:
     _check_keys(data, _TOP_KEYS, where)
 
     info = _meeting_info(data.get("meeting") or {}, where)
-    participants = tuple(_participant(p, i, path.parent, where)
+    participants = tuple(_participant(p, i, voices_base, where)
                          for i, p in enumerate(_list(data, "participants", where)))
     names = [p.name for p in participants]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -136,8 +154,24 @@ def load_meeting(path: str | Path) -> Meeting:
     if not isinstance(speakers, dict):
         raise KaigirokuError(f"{where}: speakers は「話者1: 参加者名」の形で書いてください。")
     return Meeting(info=info, participants=participants, absent=absent, vocabulary=vocabulary,
-                   speakers=tuple((str(k), str(v)) for k, v in speakers.items()),
-                   source=str(path))
+                   speakers=tuple((str(k), str(v)) for k, v in speakers.items()))
+
+
+def dump_meeting(meeting: Meeting) -> str:
+    """The meeting file's text (what `load_meeting`/`parse_meeting` read back to `meeting`).
+    Voice paths are written as they are held (absolute after loading); empty fields are left out."""
+    import yaml
+
+    i = meeting.info
+    data: dict[str, Any] = {"meeting": {"body": i.body, "session": i.session, "date": i.date, "place": i.place,
+                                        "agenda": list(i.agenda), "member_labels": i.member_labels}}
+    data["participants"] = [{k: v for k, v in p.to_dict().items() if v is not None} for p in meeting.participants]
+    for key, value in (("absent", meeting.absent), ("vocabulary", meeting.vocabulary)):
+        if value:
+            data[key] = list(value)
+    if meeting.speakers:
+        data["speakers"] = dict(meeting.speakers)
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False)
 
 
 def _check_keys(d: dict, allowed: set[str], where: str) -> None:
@@ -170,7 +204,7 @@ def _meeting_info(m: Any, where: str) -> MeetingInfo:
                        agenda=tuple(_text(a) for a in agenda), member_labels=style)
 
 
-def _participant(p: Any, index: int, base: Path, where: str) -> Participant:
+def _participant(p: Any, index: int, base: Path | None, where: str) -> Participant:
     if not isinstance(p, dict) or not p.get("name"):
         raise KaigirokuError(f"{where}: participants の{index + 1}人目に name がありません。")
     name = _text(p["name"])
@@ -180,7 +214,9 @@ def _participant(p: Any, index: int, base: Path, where: str) -> Participant:
     if role not in ROLES:
         raise KaigirokuError(f"{who}: 役割「{role}」は使えません。{'、'.join(ROLES)} のどれかにしてください。")
     voice = None
-    if p.get("voice"):
+    if p.get("voice") and base is None:
+        voice = Path(str(p["voice"]))  # as written: not opened (see parse_meeting)
+    elif p.get("voice"):
         voice = (base / str(p["voice"])).resolve()
         if not voice.is_file():
             raise KaigirokuError(f"{who}: 声の録音 {voice} が見つかりません。voice のパス"

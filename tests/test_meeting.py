@@ -74,3 +74,14 @@ def test_bench_meeting_file_is_valid():
     m = load_meeting(bench)
     assert len(m.participants) == 12
     assert sum(p.voice is not None for p in m.participants) == 7
+
+
+def test_dump_reads_back_as_the_same_meeting(tmp_path):
+    from pipeline.meeting import dump_meeting
+
+    m = load_meeting(write(tmp_path, GOOD + "speakers: {話者1: 田中 哲}\n"))
+    again = tmp_path / "again.yaml"
+    again.write_text(dump_meeting(m), encoding="utf-8")
+    back = load_meeting(again)
+    assert back.info == m.info and back.participants == m.participants  # voices absolute: read from anywhere
+    assert (back.absent, back.vocabulary, back.speakers) == (m.absent, m.vocabulary, m.speakers)

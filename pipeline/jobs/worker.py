@@ -1,0 +1,71 @@
+"""A draft worker: `python -m pipeline.jobs worker --data DIR [--db URL] [--queue URL]`.
+
+A Huey consumer (threads) that runs one draft at a time per worker thread and sweeps for the
+jobs of dead workers. The app starts one beside itself; a service runs them on other machines
+(`--queue redis://…`, `--db postgresql://…`, `--data` a shared folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from ..errors import KaigirokuError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pipeline.jobs", description="原稿作成の作業を待って実行します。")
+    sub = p.add_subparsers(dest="command", required=True)
+    w = sub.add_parser("worker", help="原稿作成の作業者（Huey のコンシューマー）")
+    w.add_argument("--data", type=Path, help="データフォルダ（既定: ~/kaigiroku）")
+    w.add_argument("--db", help="データベースの URL（既定: データフォルダの SQLite）")
+    w.add_argument("--queue", default="", help="キューの URL（既定: データフォルダの SQLite。redis://… も可）")
+    w.add_argument("--config", type=Path, help="設定ファイル（jobs: の間隔など）")
+    w.add_argument("--threads", type=int, help="CPU のスレッド数")
+    w.add_argument("--device", choices=("cpu", "cuda"), help="計算に使う装置")
+    w.add_argument("--workers", type=int, default=1, help="同時に作る原稿の数（既定 1）")
+    w.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..privacy import apply_offline_env
+
+    apply_offline_env()  # before anything can import a model library
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _worker(args)
+    except KaigirokuError as e:
+        print(f"エラー: {e.message}", file=sys.stderr)
+        return 1
+
+
+def _worker(args) -> int:
+    from ..config import load_options
+    from ..memory import limit_malloc_arenas
+    from .data import DataFolder
+    from .db import check_schema
+    from .queue import make_queue
+
+    limit_malloc_arenas()  # before the consumer's and the models' threads start
+    data = DataFolder.open(args.data)
+    db_url = args.db or data.db_url
+    check_schema(db_url)
+    options = load_options(args.config)
+    overrides = {"transcribe": {"cpu_threads": args.threads, "device": args.device},
+                 "diarize": {"device": args.device}}
+    if args.device == "cuda":
+        overrides["transcribe"]["compute_type"] = "float16"
+    queue = make_queue(data, db_url, args.queue, job_options=options.jobs, worker_overrides=overrides)
+    sweeper = queue.start_sweeper()
+    consumer = queue.consumer(args.workers)
+    print(f"作業を待っています（データ: {data.root}）。終えるときは Ctrl-C を押してください。", flush=True)
+    try:
+        consumer.run()
+    finally:
+        sweeper.set()
+    return 0
