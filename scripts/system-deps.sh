@@ -15,6 +15,7 @@ need() {  # need PACKAGE CHECK...: the package is missing when the check fails
 }
 has() { command -v "$1"; }
 has_lib() { ldconfig -p | grep -q "$1"; }
+has_pg() { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; }  # Debian keeps initdb off PATH
 
 need libportaudio2 has_lib libportaudio.so.2              # sounddevice: recording
 if [ "$what" = test ]; then
@@ -22,6 +23,7 @@ if [ "$what" = test ]; then
   need pulseaudio-utils has paplay
   need chromium has chromium                              # the review page's browser tests (Playwright)
   need util-linux has unshare                             # no-network, read-only and full-disk tests
+  need postgresql has_pg                                  # the jobs' tests on PostgreSQL (a private server)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -26,6 +26,50 @@ from pipeline.jobs.runner import (DraftProgress, JobCancelled, cancel_job, draft
 from pipeline.meeting import load_meeting, parse_meeting
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A private PostgreSQL server (Debian's postgresql) on a loopback port, for this test run;
+    yields a function that makes a fresh empty database and returns its URL."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import uuid
+
+    bins = [Path(p).parent for p in [shutil.which("initdb")] if p] + sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    bin_dir = next((b for b in bins if (b / "initdb").is_file() and (b / "pg_ctl").is_file()), None)
+    if bin_dir is None:
+        pytest.fail("PostgreSQL is not installed: apt-get install -y postgresql (scripts/system-deps.sh test)")
+    root = Path(tempfile.mkdtemp(prefix="kaigiroku-pg."))  # not under pytest's root-only folder
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: the package's own account runs it
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    run = lambda *cmd: subprocess.run([*as_user, *map(str, cmd)], check=True, capture_output=True, timeout=120)
+    run(bin_dir / "initdb", "-D", root / "db", "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale")
+    run(bin_dir / "pg_ctl", "-D", root / "db", "-l", root / "log", "-w", "-o",
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+    base = f"postgresql://postgres@127.0.0.1:{port}"
+
+    def fresh() -> str:
+        import psycopg
+
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return f"{base}/{name}"
+
+    try:
+        yield fresh
+    finally:
+        # -m fast: the connections the tests' pools still hold are ended by the server
+        run(bin_dir / "pg_ctl", "-D", root / "db", "-m", "fast", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture()
 def data(tmp_path) -> DataFolder:
     d = DataFolder.open(tmp_path / "data")
@@ -33,9 +77,19 @@ def data(tmp_path) -> DataFolder:
     return d
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, data) -> str:
+    """The database of a test: the app's SQLite in the data folder, or a service's PostgreSQL."""
+    if request.param == "sqlite":
+        return data.db_url
+    pg = request.getfixturevalue("postgres")()
+    upgrade(pg)
+    return pg
+
+
 @pytest.fixture()
-def sessions(data):
-    return session_factory(data.db_url)
+def sessions(url):
+    return session_factory(url)
 
 
 def mode(p: Path) -> int:
@@ -44,12 +98,13 @@ def mode(p: Path) -> int:
 
 # ---------------------------------------------------------------- schema
 
-def test_migrations_create_the_schema_and_upgrade_is_idempotent(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migrations_create_the_schema_and_upgrade_is_idempotent(tmp_path, request, backend):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
     from sqlalchemy import inspect
 
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    url = f"sqlite:///{tmp_path / 'fresh.db'}" if backend == "sqlite" else request.getfixturevalue("postgres")()
     assert current_revision(url) is None
     with pytest.raises(KaigirokuError, match="データベースの版"):
         check_schema(url)  # a worker never writes into a database it does not know
@@ -372,9 +427,9 @@ def test_stale_jobs_are_queued_again_then_failed(sessions, data, meeting_with_re
         assert asked.state == JobState.CANCELLED
 
 
-def test_the_queue_is_huey_on_sqlite_in_the_data_folder(sessions, data, meeting_with_recording):
+def test_the_queue_is_huey_on_sqlite_in_the_data_folder(url, data, meeting_with_recording):
     mid, _ = meeting_with_recording
-    queue = make_queue(data)
+    queue = make_queue(data, url)
     job = queue.submit(mid, overrides={"diarize": {"enabled": False}})
     assert queue.submit(mid, overrides={"diarize": {"enabled": False}}).id == job.id
     assert queue.huey.pending_count() == 1  # enqueued once
