@@ -34,7 +34,7 @@ from .roles import label_speakers
 from .speakers import assign_speakers, single_speaker_turns
 from .transcribe import CACHE_VERSION as TRANSCRIBE_VERSION
 from .transcribe import transcribe
-from .types import Minutes, ModelInfo, StageTime, Transcript, Turn
+from .types import Minutes, ModelInfo, SpeakerId, StageTime, Transcript, Turn
 from .writers import get_writer
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,8 @@ def speaker_range(meeting: Meeting) -> tuple[int | None, int | None]:
 
 def anonymous_turns(turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
     """Without enrollment, clusters become S1, S2 … in order of first speech (一同 stays)."""
-    order = {c: f"S{i + 1}" for i, c in enumerate(dict.fromkeys(t.speaker for t in turns if t.speaker != CHORUS))}
+    order = {c: str(SpeakerId("anonymous", i + 1))
+             for i, c in enumerate(dict.fromkeys(t.speaker for t in turns if t.speaker != CHORUS))}
     order[CHORUS] = CHORUS
     return tuple(Turn(t.start, t.end, order[t.speaker]) for t in turns)
 

@@ -21,8 +21,7 @@ from .errors import KaigirokuError
 from .hooks import Hook, null_hook
 from .meeting import Participant
 from .diarize import CHORUS
-from .types import Turn
-from .types import Speaker, Utterance
+from .types import Speaker, SpeakerId, Turn, Utterance
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ def enroll(clips: Sequence[VoiceClip], model) -> tuple[Voice, ...]:
 
 
 def participant_id(index: int) -> str:
-    return f"P{index + 1}"
+    return str(SpeakerId.participant(index))
 
 
 def _normalise(x: np.ndarray) -> np.ndarray | None:
@@ -215,7 +214,7 @@ def name_turns(turns: Sequence[Turn], embeddings: np.ndarray | None, centroids: 
     for t, state in zip(turns, path):
         if state == len(voices):
             # A voice that matches nobody keeps its cluster: one 発言者不明 label per cluster.
-            who = unknown.setdefault(t.speaker, f"U{len(unknown) + 1}")
+            who = unknown.setdefault(t.speaker, str(SpeakerId("unknown", len(unknown) + 1)))
         else:
             who = participant_id(index[id(voices[state].participant)])
         out.append(Turn(t.start, t.end, who))
