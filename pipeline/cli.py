@@ -28,6 +28,12 @@ def _output_arguments(parser: argparse.ArgumentParser, default_formats: str) -> 
     parser.add_argument("--public", action="store_true", help="公開用: 印や時刻を付けない原稿にする")
 
 
+def _library_argument(parser: argparse.ArgumentParser) -> None:
+    """The committee library (voices/ and words/): one data folder, see pipeline/library.py."""
+    parser.add_argument("--library", "--voices", dest="library", type=Path, metavar="DIR",
+                        help="学習データのフォルダ（附属機関ごとの声と語の修正。既定: ~/kaigiroku/library）")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kaigiroku", description="会議の録音から会議録の原稿（.docx）を作ります。すべてこのPCの中で処理します。")
     p.add_argument("--version", action="version", version=f"kaigiroku {__version__}")
@@ -96,6 +102,24 @@ def build_parser() -> argparse.ArgumentParser:
     mg.add_argument("--force", action="store_true", help="同じ名前のモデルを入れ替える")
     mg.add_argument("--trust-unverified", action="store_true",
                     help="カタログにチェックサムのないファイルを Hugging Face の一覧だけで確かめて登録する")
+    vo = sub.add_parser("voices", help="附属機関ごとに学習した声（同意した附属機関だけ）: learn, list, forget, consent")
+    va = vo.add_subparsers(dest="voices_action", metavar="ACTION", required=True)
+    vl = va.add_parser("learn", help="直した結果 (.json) の出席者の声を学習する（本人だけの話し声が20秒以上の人）")
+    vl.add_argument("result", type=Path, help="`kaigiroku draft` が書き、レビュー画面で直した .json")
+    vl.add_argument("--audio", type=Path, help="録音ファイル（既定: 結果ファイルに記録された録音）")
+    vl.add_argument("--config", type=Path, help="設定ファイル（原稿を作ったときと同じもの）")
+    vi = va.add_parser("list", help="学習した声の一覧（附属機関・人ごとの件数）")
+    vi.add_argument("--body", help="この附属機関だけ")
+    vf = va.add_parser("forget", help="ある人の声をすべて消す")
+    vf.add_argument("name", help="出席者の名前（会議ファイルと同じ書き方）")
+    vf.add_argument("--body", help="この附属機関からだけ消す（既定: すべての附属機関から）")
+    vc = va.add_parser("consent", help="附属機関の声の学習に同意があったことを記録する（--withdraw で取り消し、声も消す）")
+    vc.add_argument("body", help="附属機関名（会議ファイルの meeting: body: と同じ）")
+    vc.add_argument("--yes", action="store_true", help="委員の同意を得たことを確認した")
+    vc.add_argument("--note", default="", help="同意の記録（いつ・どの会議で・どのように）")
+    vc.add_argument("--withdraw", action="store_true", help="同意を取り消し、この附属機関の声をすべて消す")
+    for action in (vl, vi, vf, vc):
+        _library_argument(action)
     return p
 
 
@@ -122,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             return _recover(args)
         if args.command == "review":
             return _review(args)
+        if args.command == "voices":
+            return _voices(args)
     except KaigirokuError as e:
         print(f"エラー: {e.message}", file=sys.stderr)
         if args.verbose and e.detail:
@@ -232,6 +258,60 @@ def _review(args) -> int:
     except KeyboardInterrupt:  # uvicorn stops cleanly on Ctrl-C, then re-raises it
         pass
     print("レビュー画面を閉じました。", flush=True)
+    return 0
+
+
+def _library(args) -> Path:
+    from .library import default_library
+
+    return args.library or default_library()
+
+
+def _voices(args) -> int:
+    from . import voices
+    from .library import normalise
+
+    root = _library(args)
+    if args.voices_action == "learn":
+        from .config import load_options
+
+        print(f"学習データ: {root}")
+        outcomes = voices.learn(args.result, root, load_options(args.config), audio=args.audio)
+        for o in outcomes:
+            print(o.line())
+        learned = sum(1 for o in outcomes if o.added)
+        print(f"{learned} 人の声を学習しました。" if learned else "学習した声はありません。")
+        return 0
+    if args.voices_action == "list":
+        shown = [v for v in voices.bodies(root) if not args.body or v.body == normalise(args.body)]
+        if not shown:
+            print(f"学習した声はありません（{root}）。")
+            return 0
+        for v in shown:
+            consent = f"同意 {v.consent['given']} {v.consent.get('note', '')}".rstrip() if v.consent else "同意なし"
+            print(f"{v.body}（{consent}）")
+            for name, entries in sorted(v.people.items()):
+                meetings = len({e.meeting for e in entries})
+                print(f"  {name}: {len(entries)} 件（{meetings} 回の会議、最後 {max(e.learned for e in entries)[:10]}）")
+        return 0
+    if args.voices_action == "forget":
+        found = voices.forget(root, args.name, args.body)
+        if not found:
+            print(f"{args.name} の声はありません（{root}）。", file=sys.stderr)
+            return 1
+        print(f"{args.name} の声を消しました: {'、'.join(found)}")
+        return 0
+    if args.withdraw:
+        removed = voices.delete_body(root, args.body)
+        print(f"「{args.body}」の同意を取り消し、学習した声をすべて消しました。" if removed
+              else f"「{args.body}」の学習データはありません。")
+        return 0
+    if not args.yes:
+        print("声の特徴は個人情報です。附属機関の委員の同意を得てから --yes を付けて実行してください"
+              "（学習した声はこのPCの中だけに置かれ、forget でいつでも消せます）。", file=sys.stderr)
+        return 1
+    voices.set_consent(root, args.body, args.note)
+    print(f"「{args.body.strip()}」の声の学習への同意を記録しました（{root}）。")
     return 0
 
 
