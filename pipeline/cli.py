@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     _output_arguments(d, "既定は設定ファイルの export.formats")
     d.add_argument("--no-cache", action="store_true",
                    help="途中結果（出力先の .kaigiroku-cache/）を使わず、保存もしない")
+    _library_argument(d)
+    d.add_argument("--no-library", action="store_true",
+                   help="学習データ（声と語の修正）を使わない。既定では ~/kaigiroku/library があれば使います")
 
     e = sub.add_parser("export", help="保存した結果 (.json) から原稿などを作り直す（音声認識はしない）")
     e.add_argument("result", type=Path, help="`kaigiroku draft` が書いた .json")
@@ -176,15 +179,32 @@ def _draft(args) -> int:
     if args.device == "cuda":
         overrides["transcribe"]["compute_type"] = "float16"
     options = load_options(args.config, overrides)
+    library = _draft_library(args)
     started = time.perf_counter()
     with RichProgress() as progress:
         minutes = run_draft(args.audio, args.meeting, args.output, options, force=args.force,
-                            hook=progress, cache=not args.no_cache)
+                            hook=progress, cache=not args.no_cache, library=library)
     out = args.output or args.audio.with_suffix(".docx")
     total = time.perf_counter() - started  # stages overlap: their times do not add up
     print(f"原稿を書きました: {out}（{len(minutes.utterances)} 発言、録音 {minutes.audio.duration / 60:.1f} 分、"
           f"処理 {total / 60:.1f} 分）")
+    from_library = [s.name for s in minutes.speakers if s.voice_source == "library"]
+    if from_library:
+        print(f"学習した声で名前を付けた人: {'、'.join(from_library)}（{library}）")
     return 0
+
+
+def _draft_library(args) -> Path | None:
+    """The library a draft reads: --library, else the default folder when it exists."""
+    from .library import default_library
+
+    if args.no_library:
+        return None
+    if args.library is not None:
+        if not args.library.is_dir():
+            raise KaigirokuError(f"学習データのフォルダ {args.library} がありません。--library のパスを確認してください。")
+        return args.library
+    return default_library() if default_library().is_dir() else None
 
 
 def _export(args) -> int:

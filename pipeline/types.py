@@ -153,14 +153,21 @@ class Speaker:
     similarity: float | None = None  # cosine to the enrolled voice (speakers issue)
     margin: float | None = None  # to the next-best candidate
     uncertain: bool = False  # flag for the editor
+    # Where the voice that named this speaker came from: "clip" (the meeting file's `voice:`),
+    # "library" (learned from an earlier meeting of the body, pipeline/voices.py) or "none".
+    # Written to OUT.json only when set: older results read the same.
+    voice_source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if self.voice_source is None:
+            del d["voice_source"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Speaker":
         return cls(**{k: d.get(k) for k in ("id", "label", "name", "role", "similarity", "margin")},
-                   uncertain=bool(d.get("uncertain", False)))
+                   uncertain=bool(d.get("uncertain", False)), voice_source=d.get("voice_source"))
 
 
 @dataclass(frozen=True)
