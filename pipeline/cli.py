@@ -123,6 +123,22 @@ def build_parser() -> argparse.ArgumentParser:
     vc.add_argument("--withdraw", action="store_true", help="同意を取り消し、この附属機関の声をすべて消す")
     for action in (vl, vi, vf, vc):
         _library_argument(action)
+
+    wo = sub.add_parser("words", help="編集者が直した語を附属機関ごとに集め、2回以上の会議で直したものを修正辞書の候補にする")
+    wa = wo.add_subparsers(dest="words_action", metavar="ACTION", required=True)
+    wc = wa.add_parser("collect", help="直した結果 (.json) から、認識結果 → 編集者の語の組を集める")
+    wc.add_argument("result", type=Path, help="レビュー画面で直した .json")
+    wc.add_argument("--config", type=Path, help="設定ファイル（原稿を作ったときと同じもの）")
+    wl = wa.add_parser("list", help="候補（2回以上の会議で直した語）と、採用・不採用にした語の一覧")
+    wl.add_argument("--all", action="store_true", help="1回だけ直した語も表示する")
+    wy = wa.add_parser("accept", help="候補を採用する（次の原稿から修正と語彙に使う）")
+    wn = wa.add_parser("reject", help="候補を採用しない（以後、候補に出さない）")
+    for action in (wy, wn):
+        action.add_argument("wrong", help="認識結果の語（直す前）")
+        action.add_argument("right", nargs="?", help="直した後の語（同じ語の直し方が複数あるとき）")
+    for action in (wc, wl, wy, wn):
+        action.add_argument("--body", help="附属機関名（既定: 結果ファイルの meeting.body、学習データに1つだけならそれ）")
+        _library_argument(action)
     return p
 
 
@@ -151,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             return _review(args)
         if args.command == "voices":
             return _voices(args)
+        if args.command == "words":
+            return _words(args)
     except KaigirokuError as e:
         print(f"エラー: {e.message}", file=sys.stderr)
         if args.verbose and e.detail:
@@ -332,6 +350,49 @@ def _voices(args) -> int:
         return 1
     voices.set_consent(root, args.body, args.note)
     print(f"「{args.body.strip()}」の声の学習への同意を記録しました（{root}）。")
+    return 0
+
+
+def _words(args) -> int:
+    from . import words
+    from .library import normalise
+
+    root = _library(args)
+    if args.words_action == "collect":
+        from .config import load_options
+
+        body, pairs = words.collect(args.result, root, load_options(args.config).clean, args.body)
+        print(f"「{body}」: 直した語 {len(pairs)} 組（{root}）")
+        for p in pairs:
+            state = {"accepted": "採用済み", "rejected": "不採用"}.get(p.status) or (
+                "候補" if p.offered else f"{len(p.meetings)} 回目")
+            print(f"  {p.wrong} → {p.right}（{state}）")
+        offered = [p for p in pairs if p.offered]
+        if offered:
+            print(f"候補が {len(offered)} 組あります。`kaigiroku words list` で確認し、accept か reject を実行してください。")
+        return 0
+    known = words.bodies(root)
+    body = normalise(args.body) if args.body else (known[0] if len(known) == 1 else None)
+    if body is None:
+        print(f"附属機関を --body で指定してください（学習データにある附属機関: {'、'.join(known) or 'なし'}）。", file=sys.stderr)
+        return 1
+    if args.words_action == "list":
+        pairs = words.load_pairs(root, body)
+        shown = [p for p in pairs if args.all or p.offered or p.status != "seen"]
+        if not shown:
+            print(f"「{body}」に候補はありません（同じ直しが2回以上の会議にあると候補になります）。")
+            return 0
+        print(f"「{body}」")
+        for p in sorted(shown, key=lambda p: (p.status, -len(p.meetings))):
+            state = {"accepted": "採用", "rejected": "不採用"}.get(p.status) or ("候補" if p.offered else "1回")
+            print(f"  [{state}] {p.wrong} → {p.right}（{len(p.meetings)} 回の会議）")
+        return 0
+    chosen = words.decide(root, body, args.wrong, args.right,
+                          "accepted" if args.words_action == "accept" else "rejected")
+    if chosen.status == "accepted":
+        print(f"採用しました: {chosen.wrong} → {chosen.right}（次の原稿から、辞書にない語のときだけ直し、語彙にも使います）")
+    else:
+        print(f"採用しません: {chosen.wrong} → {chosen.right}")
     return 0
 
 

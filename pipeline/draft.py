@@ -36,6 +36,8 @@ from .speakers import assign_speakers, single_speaker_turns
 from .transcribe import CACHE_VERSION as TRANSCRIBE_VERSION
 from .transcribe import transcribe
 from .types import Minutes, ModelInfo, SpeakerId, StageTime, Transcript, Turn
+from .words import NONE as NO_WORDS
+from .words import Accepted, accepted
 from .writers import get_writer
 
 logger = logging.getLogger(__name__)
@@ -146,6 +148,12 @@ def anonymous_turns(turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
     return tuple(Turn(t.start, t.end, order[t.speaker]) for t in turns)
 
 
+def vocabulary_for(meeting: Meeting, learned: Accepted) -> tuple[str, ...]:
+    """The meeting file's vocabulary and the body's accepted words; the learned ones first, as
+    Whisper keeps the end of a prompt that is too long."""
+    return tuple(dict.fromkeys(learned.vocabulary + meeting.vocabulary))
+
+
 def second_voices_of(overlaps: tuple[Turn, ...], turns: tuple[Turn, ...], used: set[str]) -> tuple[Turn, ...]:
     """The second voices worth exporting: a speaker of the draft, not the one already speaking."""
     def speaking(t: Turn) -> str | None:
@@ -155,10 +163,11 @@ def second_voices_of(overlaps: tuple[Turn, ...], turns: tuple[Turn, ...], used: 
     return tuple(t for t in overlaps if t.speaker in used and speaking(t) != t.speaker)
 
 
-def finish_text(utterances, meeting: Meeting, options: Options, speakers, markers=()):
+def finish_text(utterances, meeting: Meeting, options: Options, speakers, markers=(), learned: Accepted = NO_WORDS):
     """Clean the words into 会議録 text, mark 黒塗り候補, and find the agenda headings (marking
-    where an item may start but the draft is not sure)."""
-    utterances = clean_utterances(utterances, options.clean, meeting.vocabulary)
+    where an item may start but the draft is not sure). `learned`: the body's accepted
+    corrections and words (pipeline/words.py)."""
+    utterances = clean_utterances(utterances, options.clean, vocabulary_for(meeting, learned), learned.corrections)
     utterances = find_pii(utterances, meeting, options.pii)
     labels = {s.id: s.label for s in speakers}
     return find_headings(utterances, meeting.info.agenda, markers, labels)
@@ -218,8 +227,8 @@ def library_voices(library: Path | None, meeting: Meeting, model_sha256: str) ->
 def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str | Path | None,
               options: Options, *, force: bool = False, hook: Hook = null_hook,
               cache: bool = True, library: Path | None = None) -> Minutes:
-    """`library`: the committee library folder (pipeline/library.py) whose voices name the
-    participants without a clip; None: none is used."""
+    """`library`: the committee library folder (pipeline/library.py): its voices name the
+    participants without a clip, its accepted words correct and prompt; None: none is used."""
     from .voices import digest
 
     audio_path = Path(audio_path)
@@ -235,6 +244,8 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     models = [ModelInfo(asr_model.name, asr_model.source, asr_model.path)]
     if options.clean.enabled:
         load_corrections(options.clean.corrections)  # a broken dictionary fails now, not later
+    words = accepted(library, meeting.info.body)
+    vocabulary = vocabulary_for(meeting, words)
     sidecar = markers_path(audio_path)
     markers = load_markers(sidecar) if sidecar.is_file() else []
     clips, learned = (), ()
@@ -256,7 +267,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     # Every key carries its stage's version and the weights' checksum (a changed stage or model
     # never reuses an old result).
     key = stages.key("transcribe", TRANSCRIBE_VERSION, audio.info.sha256, options.audio, asr_model.sha256,
-                     _options_key(options.transcribe, "cpu_threads"), list(meeting.vocabulary))
+                     _options_key(options.transcribe, "cpu_threads"), list(vocabulary))
 
     def speaker_turns(stop=None) -> tuple[tuple[Turn, ...], np.ndarray | None, tuple[Turn, ...]]:
         """Who spoke when, named: (turns, each turn's cosine to each enrolled voice or None,
@@ -336,7 +347,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
             transcript = Transcript.from_dict(cached)
         else:
             with step.run("音声認識"):
-                transcript = transcribe(audio, asr_model, options.transcribe, meeting.vocabulary, asr_hook)
+                transcript = transcribe(audio, asr_model, options.transcribe, vocabulary, asr_hook)
                 stages.save("transcribe", key, transcript.to_dict())
         clock.record("transcribe", time.perf_counter() - t0)
         _test_stop("transcribe")
@@ -359,7 +370,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
                                         meeting.participants, options.identify)
     used = {u.speaker for u in utterances}
     speakers = label_speakers(tuple(s for s in speakers if s.id in used), utterances, meeting)
-    utterances, headings = finish_text(utterances, meeting, options, speakers, markers)
+    utterances, headings = finish_text(utterances, meeting, options, speakers, markers, words)
     clock.lap("clean")
 
     minutes = Minutes(

@@ -122,3 +122,18 @@ def read_minutes(path: Path) -> Minutes:
 
 def meeting_of(minutes: Minutes) -> Meeting:
     return Meeting.from_dict(minutes.meeting) if minutes.meeting else empty_meeting()
+
+
+PARTS = ("voices", "words")
+
+
+def delete_body(root: Path, body: str) -> list[str]:
+    """Remove everything learned for a body (its voices, consent and words): the parts removed."""
+    removed = []
+    for part in PARTS:
+        folder = Path(root) / part
+        if folder.is_dir():
+            with locked(folder):
+                if remove(body_file(root, part, body)):
+                    removed.append(part)
+    return removed
