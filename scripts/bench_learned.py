@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -45,6 +46,10 @@ SR = 16000
 # seed_dev's members are lettered by first speech in the whole meeting; a part keeps the letters
 # (its own first speech would letter B委員 as A委員 in part B)
 LETTERS = {"中村 将人": "A委員", "浅野 邦子": "B委員", "深堀 信之": "C委員"}
+# who speaks each role of seed_dev, as its meeting file enrolls them (説明者 and 事務局 are one
+# voice each, so their clip's owner stands for the role)
+ROLE_NAMES = {"委員長": "田中 哲", "副委員長": "松井 克明", "A委員": "中村 将人", "B委員": "浅野 邦子",
+              "C委員": "深堀 信之", "事務局": "兼田 敦史", "説明者": "川原 和貴"}
 
 
 # --- making the parts ------------------------------------------------------------------------
@@ -115,6 +120,42 @@ def learn(result: Path, library: Path, body: str, **lowered) -> list[str]:
     return [o.line() for o in voices.learn(result, library, load_options(), learn_options=opts)]
 
 
+def seed_truth(truth: Path) -> list[tuple[float, float, str | None]]:
+    return [(t["start"], t["end"], ROLE_NAMES.get(t["role"]))
+            for t in json.loads(truth.read_text(encoding="utf-8"))["turns"]]
+
+
+def rttm_truth(ref) -> list[tuple[float, float, str | None]]:
+    return [(seg.start, seg.end, label) for seg, _, label in ref.itertracks(yield_label=True)]
+
+
+def review(result: Path, truth: list[tuple[float, float, str | None]], out: Path) -> tuple[Path, int, int]:
+    """What the editor does to the speakers on the review page, with the truth for ears: a flagged
+    utterance whose speaker is right has its flag cleared, a wrong speaker is replaced (the page's
+    own edit functions). Returns the reviewed result and how many of each were done."""
+    from collections import defaultdict
+
+    from pipeline.edits import check_flags, set_speaker
+    from pipeline.types import Minutes
+
+    m = Minutes.from_dict(json.loads(result.read_text(encoding="utf-8")))
+    cleared = moved = 0
+    for i, u in enumerate(m.utterances):
+        overlap: dict = defaultdict(float)
+        for a, b, name in truth:
+            overlap[name] += max(0.0, min(u.end, b) - max(u.start, a))
+        who = max(overlap, key=overlap.get) if overlap and max(overlap.values()) > 0 else None
+        if who is None:  # 一同, or nobody
+            continue
+        if m.speaker(u.speaker).name == who:
+            if u.speaker_uncertain:
+                m, cleared = check_flags(m, i, speaker=True), cleared + 1
+        else:
+            m, moved = set_speaker(m, i, {"participant": who}), moved + 1
+    out.write_text(json.dumps(m.to_dict(), ensure_ascii=False), encoding="utf-8")
+    return out, cleared, moved
+
+
 def sources(result: dict) -> dict[str, str]:
     return {s["label"]: s.get("voice_source") or "-" for s in result["speakers"]}
 
@@ -127,10 +168,18 @@ def synthetic(work: Path, cut: float, pools: list[str]) -> dict:
     report: dict = {"cut": cut, "rows": []}
     res, secs = draft(a / "meeting.flac", a / "meeting-clips.yaml", a / "clips.docx", None)
     report["rows"].append({"part": "A", "setup": "clips", "seconds": round(secs), **score(a / "truth.json", a / "clips.docx")})
-    library = work / "library"
-    report["learned"] = learn(a / "clips.json", library, "おいらせ町行政経営推進委員会")
-    print("\n".join(report["learned"]), flush=True)
-    for setup, meeting, lib in (("clips", "meeting-clips.yaml", None), ("library", "meeting-bare.yaml", library),
+    body = "おいらせ町行政経営推進委員会"
+    raw_library, library = work / "library-unreviewed", work / "library"
+    for folder in (raw_library, library):  # learned afresh on every run
+        shutil.rmtree(folder, ignore_errors=True)
+    report["learned unreviewed"] = learn(a / "clips.json", raw_library, body)
+    reviewed, cleared, moved = review(a / "clips.json", seed_truth(a / "truth.json"), a / "reviewed.json")
+    report["review"] = {"flags cleared": cleared, "speakers changed": moved}
+    report["learned"] = learn(reviewed, library, body)
+    print(json.dumps(report, ensure_ascii=False, indent=1), flush=True)
+    for setup, meeting, lib in (("clips", "meeting-clips.yaml", None),
+                                ("library from A as drafted", "meeting-bare.yaml", raw_library),
+                                ("library", "meeting-bare.yaml", library),
                                 ("roster only", "meeting-bare.yaml", None)):
         for pool in (pools if setup == "library" else pools[:1]):
             identify.LIBRARY_POOL = pool
@@ -167,7 +216,7 @@ def real(work: Path, pools: list[str]) -> list[dict]:
         rttm, uem_file = AMI / f"debug.{split}.rttm", AMI / f"debug.{split}.uem"
         ref_s = real_voices._reference(rttm, source)
         ref_t = real_voices._reference(rttm, target)
-        people = sorted(ref_s.labels() | ref_t.labels())
+        people = sorted(set(ref_s.labels()) | set(ref_t.labels()))
         clips = {}
         for s in sorted(ref_s.labels()):
             path = folder / f"{source}-{s}.wav"
@@ -177,7 +226,9 @@ def real(work: Path, pools: list[str]) -> list[dict]:
         learn_meeting = real_voices._meeting(folder, source, people, clips)
         draft(AMI / f"{source}.wav", learn_meeting, folder / f"{source}.docx", None)
         library = folder / "library"
-        lines = learn(folder / f"{source}.json", library, body, min_speech=3.0, piece_speech=3.0)
+        shutil.rmtree(library, ignore_errors=True)
+        reviewed, cleared, moved = review(folder / f"{source}.json", rttm_truth(ref_s), folder / f"{source}-reviewed.json")
+        lines = learn(reviewed, library, body, min_speech=3.0, piece_speech=3.0)
         print("\n".join(lines), flush=True)
         target_clips = {}
         for s in sorted(ref_t.labels()):
@@ -186,7 +237,7 @@ def real(work: Path, pools: list[str]) -> list[dict]:
                 target_clips[s] = path
         uem = real_voices._uem(uem_file, target)
         row = {"learn": source, "name": target, "reference": {s: round(ref_t.label_duration(s), 1) for s in ref_t.labels()},
-               "learned": lines}
+               "review": {"flags cleared": cleared, "speakers changed": moved}, "learned": lines}
         bare = real_voices._meeting(folder, target + "-bare", people, {})
         for pool in pools:
             identify.LIBRARY_POOL = pool
@@ -207,7 +258,7 @@ def real(work: Path, pools: list[str]) -> list[dict]:
 
 
 def table(report: dict) -> str:
-    lines = [f"seed_dev cut at {report['synthetic']['cut']} s: A = before (drafted with clips, learned), B = after",
+    lines = [f"seed_dev cut at {report['synthetic']['cut']} s: A = before (drafted with clips, reviewed, learned), B = after",
              "", "| part | setup | CER | raCER | roles missing | extra labels | voice source |", "|---|---|---|---|---|---|---|"]
     for r in report["synthetic"]["rows"]:
         src = ", ".join(f"{k} {v}" for k, v in sorted(r.get("sources", {}).items()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline import identify, voices
+from pipeline import voices
 from pipeline.draft import library_voices
 from pipeline.identify import IdentifyOptions, Voice, _Scorer, name_turns, speakers_for
 from pipeline.meeting import Meeting, MeetingInfo, Participant

@@ -187,6 +187,22 @@ def test_learn_from_the_sample_keeps_each_voice_nearest_its_own_clip(tmp_path, s
         voices.learn(other, tmp_path, options, learn_options=few)
 
 
+def test_cli_learn_says_per_person_what_it_learned(tmp_path, sample_minutes, capsys):
+    pytest.importorskip("torch")
+    from pipeline.cli import main
+
+    result = tmp_path / "OUT.json"
+    result.write_text(json.dumps(sample_minutes.to_dict(), ensure_ascii=False), encoding="utf-8")
+    lib = str(tmp_path / "lib")
+    assert main(["voices", "learn", str(result), "--library", lib]) == 1  # no consent yet
+    assert "kaigiroku voices consent" in capsys.readouterr().err
+    voices.set_consent(Path(lib), BODY)
+    assert main(["voices", "learn", str(result), "--library", lib]) == 0
+    out = capsys.readouterr().out
+    assert "佐藤 由美: 学習しました" in out  # 30 s of speech
+    assert "石井 真理: 学習しません — 本人だけの話し声が" in out and "20 秒に足りません" in out  # 10 s
+
+
 def test_cli_consent_list_and_forget(tmp_path, capsys):
     from pipeline.cli import main
 
