@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import KaigirokuError
 from .fileio import sha256_file
-from .types import AudioInfo
+from .types import AudioInfo, Minutes
 
 logger = logging.getLogger(__name__)
 
@@ -144,3 +144,15 @@ def speech_spans(samples: np.ndarray, rate: int, min_silence_ms: int) -> list[tu
 
     stamps = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=min_silence_ms), sampling_rate=rate)
     return [(c["start"] / rate, c["end"] / rate) for c in stamps]
+
+
+def find_audio(minutes: Minutes, result: Path, given: Path | None = None) -> Path | None:
+    """The recording: `given`, else AudioInfo.path as the draft saw it (relative to where
+    `draft` ran, which may be here), beside the result, or its name beside the result."""
+    if given is not None:
+        return given if given.is_file() else None
+    saved = Path(minutes.audio.path)
+    for candidate in (saved, result.parent / saved, result.parent / saved.name):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from . import morph
 from .errors import KaigirokuError
@@ -414,6 +414,30 @@ def apply_corrections(t: Tagged, corrections: dict[str, str]) -> Tagged:
     return t.sub(pattern, lambda m: corrections[m.group(0)])
 
 
+def apply_learned(t: Tagged, learned: Mapping[str, str]) -> Tagged:
+    """The body's accepted corrections (pipeline/words.py), under the meaning-keeping rule of the
+    vocabulary fixes: a span is rewritten only where it is not a real word, neither a dictionary
+    word by itself (解説 stays, though an editor once made it 開設) nor a piece of one in the
+    sentence (田町 inside 三田町)."""
+    if not learned or not _sudachi():
+        return t
+    pattern = re.compile("|".join(map(re.escape, sorted(learned, key=len, reverse=True))))
+    text = t.text
+    found = list(pattern.finditer(text))
+    if not found:
+        return t
+    words = [tk for tk in morph.tokenize(text) if not tk.oov]
+    edits = []
+    for m in found:
+        a, b = m.span()
+        if _dictionary_word(m.group(0)) is None:
+            continue
+        if any(tk.begin < a < tk.end or tk.begin < b < tk.end for tk in words):
+            continue
+        edits.append((a, b, learned[m.group(0)]))
+    return t.splice(edits)
+
+
 def fix_near_misses(t: Tagged, vocabulary: Sequence[str], unsure: Sequence[bool]) -> Tagged:
     """Replace same-length spans one character off a vocabulary word (公民間講座 → 公民館講座),
     where Whisper was unsure of the word that character came from and the span is not a word of
@@ -440,12 +464,18 @@ def fix_near_misses(t: Tagged, vocabulary: Sequence[str], unsure: Sequence[bool]
     return Tagged(chars, list(t.src), tuple(sorted(fixes)))
 
 
+def _dictionary_word(window: str) -> list[morph.Token] | None:
+    """None when `window` is one dictionary word by itself; else its tokens."""
+    seen = morph.tokenize(window)
+    return None if len(seen) == 1 and not seen[0].oov else seen
+
+
 def _known_word(window: str, word: str, k: int) -> bool:
     """The span is a dictionary word, or the word around its odd character is one in the same
     place as the vocabulary word's (総務[部]長 / 総務[課]長), rather than a piece of a misheard
     one (公民[間] / [公民館])."""
-    seen = morph.tokenize(window)
-    if len(seen) == 1 and not seen[0].oov:
+    seen = _dictionary_word(window)
+    if seen is None:
         return True
     here = next(tk for tk in seen if tk.begin <= k < tk.end)
     there = next(tk for tk in _word_tokens(word) if tk.begin <= k < tk.end)
@@ -471,7 +501,7 @@ def unsure(w: Word, threshold: float, kanji_threshold: float) -> bool:
 
 
 def clean_words(words: Sequence[Word], options: CleanOptions, corrections: dict[str, str],
-                vocabulary: Sequence[str]) -> Tagged:
+                vocabulary: Sequence[str], learned: Mapping[str, str] | None = None) -> Tagged:
     t = Tagged.from_words(words)
     if not options.enabled:
         return t.sub(re.compile(r"^\s+|\s+$"), lambda m: "")
@@ -481,6 +511,7 @@ def clean_words(words: Sequence[Word], options: CleanOptions, corrections: dict[
     if options.numerals:
         t = arabic_numerals(t)
     t = apply_corrections(t, corrections)
+    t = apply_learned(t, learned or {})
     if options.vocabulary_fix:
         t = fix_near_misses(t, vocabulary,
                             [unsure(w, options.low_confidence, options.low_confidence_kanji) for w in words])
@@ -510,11 +541,13 @@ def low_confidence_marks(t: Tagged, words: Sequence[Word], threshold: float,
 
 
 def clean_utterances(utterances: Sequence[Utterance], options: CleanOptions,
-                     vocabulary: Sequence[str] = ()) -> tuple[Utterance, ...]:
+                     vocabulary: Sequence[str] = (), learned: Mapping[str, str] | None = None) -> tuple[Utterance, ...]:
+    """`learned`: the body's accepted corrections (pipeline/words.py `accepted`), applied after
+    the built-in dictionary where they keep the meaning."""
     corrections = load_corrections(options.corrections) if options.enabled else {}
     out = []
     for u in utterances:
-        t = clean_words(u.words, options, corrections, vocabulary)
+        t = clean_words(u.words, options, corrections, vocabulary, learned)
         marks = low_confidence_marks(t, u.words, options.low_confidence, options.low_confidence_kanji)
         kept = tuple(m for m in u.marks if m.kind != "low_confidence")
         out.append(replace(u, text=t.text, marks=kept + marks))

@@ -28,6 +28,12 @@ def _output_arguments(parser: argparse.ArgumentParser, default_formats: str) -> 
     parser.add_argument("--public", action="store_true", help="公開用: 印や時刻を付けない原稿にする")
 
 
+def _library_argument(parser: argparse.ArgumentParser) -> None:
+    """The committee library (voices/ and words/): one data folder, see pipeline/library.py."""
+    parser.add_argument("--library", "--voices", dest="library", type=Path, metavar="DIR",
+                        help="学習データのフォルダ（附属機関ごとの声と語の修正。既定: ~/kaigiroku/library）")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kaigiroku", description="会議の録音から会議録の原稿（.docx）を作ります。すべてこのPCの中で処理します。")
     p.add_argument("--version", action="version", version=f"kaigiroku {__version__}")
@@ -46,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     _output_arguments(d, "既定は設定ファイルの export.formats")
     d.add_argument("--no-cache", action="store_true",
                    help="途中結果（出力先の .kaigiroku-cache/）を使わず、保存もしない")
+    _library_argument(d)
+    d.add_argument("--no-library", action="store_true",
+                   help="学習データ（声と語の修正）を使わない。既定では ~/kaigiroku/library があれば使います")
 
     e = sub.add_parser("export", help="保存した結果 (.json) から原稿などを作り直す（音声認識はしない）")
     e.add_argument("result", type=Path, help="`kaigiroku draft` が書いた .json")
@@ -96,6 +105,40 @@ def build_parser() -> argparse.ArgumentParser:
     mg.add_argument("--force", action="store_true", help="同じ名前のモデルを入れ替える")
     mg.add_argument("--trust-unverified", action="store_true",
                     help="カタログにチェックサムのないファイルを Hugging Face の一覧だけで確かめて登録する")
+    vo = sub.add_parser("voices", help="附属機関ごとに学習した声（同意した附属機関だけ）: learn, list, forget, consent")
+    va = vo.add_subparsers(dest="voices_action", metavar="ACTION", required=True)
+    vl = va.add_parser("learn", help="直した結果 (.json) の出席者の声を学習する（本人だけの話し声が20秒以上の人）")
+    vl.add_argument("result", type=Path, help="`kaigiroku draft` が書き、レビュー画面で直した .json")
+    vl.add_argument("--audio", type=Path, help="録音ファイル（既定: 結果ファイルに記録された録音）")
+    vl.add_argument("--config", type=Path, help="設定ファイル（原稿を作ったときと同じもの）")
+    vi = va.add_parser("list", help="学習した声の一覧（附属機関・人ごとの件数）")
+    vi.add_argument("--body", help="この附属機関だけ")
+    vf = va.add_parser("forget", help="ある人の声をすべて消す")
+    vf.add_argument("name", help="出席者の名前（会議ファイルと同じ書き方）")
+    vf.add_argument("--body", help="この附属機関からだけ消す（既定: すべての附属機関から）")
+    vc = va.add_parser("consent", help="附属機関の声の学習に同意があったことを記録する（--withdraw で取り消し、声も消す）")
+    vc.add_argument("body", help="附属機関名（会議ファイルの meeting: body: と同じ）")
+    vc.add_argument("--yes", action="store_true", help="委員の同意を得たことを確認した")
+    vc.add_argument("--note", default="", help="同意の記録（いつ・どの会議で・どのように）")
+    vc.add_argument("--withdraw", action="store_true", help="同意を取り消し、この附属機関の声をすべて消す")
+    for action in (vl, vi, vf, vc):
+        _library_argument(action)
+
+    wo = sub.add_parser("words", help="編集者が直した語を附属機関ごとに集め、2回以上の会議で直したものを修正辞書の候補にする")
+    wa = wo.add_subparsers(dest="words_action", metavar="ACTION", required=True)
+    wc = wa.add_parser("collect", help="直した結果 (.json) から、認識結果 → 編集者の語の組を集める")
+    wc.add_argument("result", type=Path, help="レビュー画面で直した .json")
+    wc.add_argument("--config", type=Path, help="設定ファイル（原稿を作ったときと同じもの）")
+    wl = wa.add_parser("list", help="候補（2回以上の会議で直した語）と、採用・不採用にした語の一覧")
+    wl.add_argument("--all", action="store_true", help="1回だけ直した語も表示する")
+    wy = wa.add_parser("accept", help="候補を採用する（次の原稿から修正と語彙に使う）")
+    wn = wa.add_parser("reject", help="候補を採用しない（以後、候補に出さない）")
+    for action in (wy, wn):
+        action.add_argument("wrong", help="認識結果の語（直す前）")
+        action.add_argument("right", nargs="?", help="直した後の語（同じ語の直し方が複数あるとき）")
+    for action in (wc, wl, wy, wn):
+        action.add_argument("--body", help="附属機関名（既定: 結果ファイルの meeting.body、学習データに1つだけならそれ）")
+        _library_argument(action)
     return p
 
 
@@ -122,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
             return _recover(args)
         if args.command == "review":
             return _review(args)
+        if args.command == "voices":
+            return _voices(args)
+        if args.command == "words":
+            return _words(args)
     except KaigirokuError as e:
         print(f"エラー: {e.message}", file=sys.stderr)
         if args.verbose and e.detail:
@@ -150,15 +197,32 @@ def _draft(args) -> int:
     if args.device == "cuda":
         overrides["transcribe"]["compute_type"] = "float16"
     options = load_options(args.config, overrides)
+    library = _draft_library(args)
     started = time.perf_counter()
     with RichProgress() as progress:
         minutes = run_draft(args.audio, args.meeting, args.output, options, force=args.force,
-                            hook=progress, cache=not args.no_cache)
+                            hook=progress, cache=not args.no_cache, library=library)
     out = args.output or args.audio.with_suffix(".docx")
     total = time.perf_counter() - started  # stages overlap: their times do not add up
     print(f"原稿を書きました: {out}（{len(minutes.utterances)} 発言、録音 {minutes.audio.duration / 60:.1f} 分、"
           f"処理 {total / 60:.1f} 分）")
+    from_library = [s.name for s in minutes.speakers if s.voice_source == "library"]
+    if from_library:
+        print(f"学習した声で名前を付けた人: {'、'.join(from_library)}（{library}）")
     return 0
+
+
+def _draft_library(args) -> Path | None:
+    """The library a draft reads: --library, else the default folder when it exists."""
+    from .library import default_library
+
+    if args.no_library:
+        return None
+    if args.library is not None:
+        if not args.library.is_dir():
+            raise KaigirokuError(f"学習データのフォルダ {args.library} がありません。--library のパスを確認してください。")
+        return args.library
+    return default_library() if default_library().is_dir() else None
 
 
 def _export(args) -> int:
@@ -238,6 +302,103 @@ def _review(args) -> int:
     except KeyboardInterrupt:  # uvicorn stops cleanly on Ctrl-C, then re-raises it
         pass
     print("レビュー画面を閉じました。", flush=True)
+    return 0
+
+
+def _library(args) -> Path:
+    from .library import default_library
+
+    return args.library or default_library()
+
+
+def _voices(args) -> int:
+    from . import voices
+    from .library import normalise
+
+    root = _library(args)
+    if args.voices_action == "learn":
+        from .config import load_options
+
+        print(f"学習データ: {root}")
+        outcomes = voices.learn(args.result, root, load_options(args.config), audio=args.audio)
+        for o in outcomes:
+            print(o.line())
+        learned = sum(1 for o in outcomes if o.added)
+        print(f"{learned} 人の声を学習しました。" if learned else "学習した声はありません。")
+        return 0
+    if args.voices_action == "list":
+        shown = [v for v in voices.bodies(root) if not args.body or v.body == normalise(args.body)]
+        if not shown:
+            print(f"学習した声はありません（{root}）。")
+            return 0
+        for v in shown:
+            consent = f"同意 {v.consent['given']} {v.consent.get('note', '')}".rstrip() if v.consent else "同意なし"
+            print(f"{v.body}（{consent}）")
+            for name, entries in sorted(v.people.items()):
+                meetings = len({e.meeting for e in entries})
+                print(f"  {name}: {len(entries)} 件（{meetings} 回の会議、最後 {max(e.learned for e in entries)[:10]}）")
+        return 0
+    if args.voices_action == "forget":
+        found = voices.forget(root, args.name, args.body)
+        if not found:
+            print(f"{args.name} の声はありません（{root}）。", file=sys.stderr)
+            return 1
+        print(f"{args.name} の声を消しました: {'、'.join(found)}")
+        return 0
+    if args.withdraw:
+        removed = voices.delete_body(root, args.body)
+        print(f"「{args.body}」の同意を取り消し、学習した声をすべて消しました。" if removed
+              else f"「{args.body}」の学習データはありません。")
+        return 0
+    if not args.yes:
+        print("声の特徴は個人情報です。附属機関の委員の同意を得てから --yes を付けて実行してください"
+              "（学習した声はこのPCの中だけに置かれ、forget でいつでも消せます）。", file=sys.stderr)
+        return 1
+    voices.set_consent(root, args.body, args.note)
+    print(f"「{args.body.strip()}」の声の学習への同意を記録しました（{root}）。")
+    return 0
+
+
+def _words(args) -> int:
+    from . import words
+    from .library import normalise
+
+    root = _library(args)
+    if args.words_action == "collect":
+        from .config import load_options
+
+        body, pairs = words.collect(args.result, root, load_options(args.config).clean, args.body)
+        print(f"「{body}」: 直した語 {len(pairs)} 組（{root}）")
+        for p in pairs:
+            state = {"accepted": "採用済み", "rejected": "不採用"}.get(p.status) or (
+                "候補" if p.offered else f"{len(p.meetings)} 回目")
+            print(f"  {p.wrong} → {p.right}（{state}）")
+        offered = [p for p in pairs if p.offered]
+        if offered:
+            print(f"候補が {len(offered)} 組あります。`kaigiroku words list` で確認し、accept か reject を実行してください。")
+        return 0
+    known = words.bodies(root)
+    body = normalise(args.body) if args.body else (known[0] if len(known) == 1 else None)
+    if body is None:
+        print(f"附属機関を --body で指定してください（学習データにある附属機関: {'、'.join(known) or 'なし'}）。", file=sys.stderr)
+        return 1
+    if args.words_action == "list":
+        pairs = words.load_pairs(root, body)
+        shown = [p for p in pairs if args.all or p.offered or p.status != "seen"]
+        if not shown:
+            print(f"「{body}」に候補はありません（同じ直しが2回以上の会議にあると候補になります）。")
+            return 0
+        print(f"「{body}」")
+        for p in sorted(shown, key=lambda p: (p.status, -len(p.meetings))):
+            state = {"accepted": "採用", "rejected": "不採用"}.get(p.status) or ("候補" if p.offered else "1回")
+            print(f"  [{state}] {p.wrong} → {p.right}（{len(p.meetings)} 回の会議）")
+        return 0
+    chosen = words.decide(root, body, args.wrong, args.right,
+                          "accepted" if args.words_action == "accept" else "rejected")
+    if chosen.status == "accepted":
+        print(f"採用しました: {chosen.wrong} → {chosen.right}（次の原稿から、辞書にない語のときだけ直し、語彙にも使います）")
+    else:
+        print(f"採用しません: {chosen.wrong} → {chosen.right}")
     return 0
 
 

@@ -19,7 +19,8 @@ from .errors import KaigirokuError
 from .hooks import Hook, null_hook
 from .models import ResolvedModel, resolve
 from .privacy import apply_offline_env
-from .types import Turn
+from .types import CHORUS as CHORUS_ID
+from .types import SpeakerId, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class DiarizeOptions:
     chorus_coverage: float  # 一同: share of a speech island where several voices overlap (0 = off)
 
 
-CHORUS = "ALL"  # speaker id of 一同 (everyone at once), see `chorus_islands`
+CHORUS = str(CHORUS_ID)  # speaker id of 一同 (everyone at once), see `chorus_islands`
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,7 +173,7 @@ def diarize(audio: Audio, diarizer: Diarizer, *, speakers: tuple[int | None, int
     # speaker_embeddings rows follow speaker_diarization.labels(); the exclusive annotation
     # uses the same labels.
     labels = output.speaker_diarization.labels()
-    names = {label: f"C{i + 1}" for i, label in enumerate(labels)}
+    names = {label: str(SpeakerId("cluster", i + 1)) for i, label in enumerate(labels)}
     embeddings = output.speaker_embeddings
     centroids = {names[label]: np.asarray(embeddings[i], dtype=np.float32)
                  for i, label in enumerate(labels)

@@ -26,7 +26,8 @@ from .diarize import CHORUS, Diarization, diarize, load_diarizer, name_like_turn
 from .fileio import check_writable, sha256_file
 from .hooks import Hook, null_hook
 from .identify import CACHE_VERSION as IDENTIFY_VERSION
-from .identify import audio_embedder, enroll, load_voice_clips, name_turns, speakers_for, utterance_evidence
+from . import identify
+from .identify import Voice, audio_embedder, enroll, load_voice_clips, name_turns, speakers_for, utterance_evidence
 from .meeting import Meeting, empty_meeting, load_meeting
 from .models import resolve
 from .pii import find_pii
@@ -34,7 +35,9 @@ from .roles import label_speakers
 from .speakers import assign_speakers, single_speaker_turns
 from .transcribe import CACHE_VERSION as TRANSCRIBE_VERSION
 from .transcribe import transcribe
-from .types import Minutes, ModelInfo, StageTime, Transcript, Turn
+from .types import Minutes, ModelInfo, SpeakerId, StageTime, Transcript, Turn
+from .words import NONE as NO_WORDS
+from .words import Accepted, accepted
 from .writers import get_writer
 
 logger = logging.getLogger(__name__)
@@ -139,9 +142,16 @@ def speaker_range(meeting: Meeting) -> tuple[int | None, int | None]:
 
 def anonymous_turns(turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
     """Without enrollment, clusters become S1, S2 … in order of first speech (一同 stays)."""
-    order = {c: f"S{i + 1}" for i, c in enumerate(dict.fromkeys(t.speaker for t in turns if t.speaker != CHORUS))}
+    order = {c: str(SpeakerId("anonymous", i + 1))
+             for i, c in enumerate(dict.fromkeys(t.speaker for t in turns if t.speaker != CHORUS))}
     order[CHORUS] = CHORUS
     return tuple(Turn(t.start, t.end, order[t.speaker]) for t in turns)
+
+
+def vocabulary_for(meeting: Meeting, learned: Accepted) -> tuple[str, ...]:
+    """The meeting file's vocabulary and the body's accepted words; the learned ones first, as
+    Whisper keeps the end of a prompt that is too long."""
+    return tuple(dict.fromkeys(learned.vocabulary + meeting.vocabulary))
 
 
 def second_voices_of(overlaps: tuple[Turn, ...], turns: tuple[Turn, ...], used: set[str]) -> tuple[Turn, ...]:
@@ -153,10 +163,11 @@ def second_voices_of(overlaps: tuple[Turn, ...], turns: tuple[Turn, ...], used: 
     return tuple(t for t in overlaps if t.speaker in used and speaking(t) != t.speaker)
 
 
-def finish_text(utterances, meeting: Meeting, options: Options, speakers, markers=()):
+def finish_text(utterances, meeting: Meeting, options: Options, speakers, markers=(), learned: Accepted = NO_WORDS):
     """Clean the words into 会議録 text, mark 黒塗り候補, and find the agenda headings (marking
-    where an item may start but the draft is not sure)."""
-    utterances = clean_utterances(utterances, options.clean, meeting.vocabulary)
+    where an item may start but the draft is not sure). `learned`: the body's accepted
+    corrections and words (pipeline/words.py)."""
+    utterances = clean_utterances(utterances, options.clean, vocabulary_for(meeting, learned), learned.corrections)
     utterances = find_pii(utterances, meeting, options.pii)
     labels = {s.id: s.label for s in speakers}
     return find_headings(utterances, meeting.info.agenda, markers, labels)
@@ -199,9 +210,27 @@ def _options_key(options, *skip: str) -> dict:
     return {k: v for k, v in asdict(options).items() if k not in skip}
 
 
+def library_voices(library: Path | None, meeting: Meeting, model_sha256: str) -> tuple[Voice, ...]:
+    """The voices the committee library knows for the participants without a `voice:` clip (a
+    clip in the meeting file wins), in the meeting file's order."""
+    from .voices import voices_for
+
+    if library is None or not meeting.info.body:
+        return ()
+    bare = [p for p in meeting.participants if p.voice is None]
+    known = voices_for(library, meeting.info.body, [p.name for p in bare], model_sha256)
+    if known:
+        logger.info("voices from the library %s: %s", library, ", ".join(known))
+    return tuple(Voice(p, known[p.name]) for p in bare if p.name in known)
+
+
 def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str | Path | None,
               options: Options, *, force: bool = False, hook: Hook = null_hook,
-              cache: bool = True) -> Minutes:
+              cache: bool = True, library: Path | None = None) -> Minutes:
+    """`library`: the committee library folder (pipeline/library.py): its voices name the
+    participants without a clip, its accepted words correct and prompt; None: none is used."""
+    from .voices import digest
+
     audio_path = Path(audio_path)
     out = Path(out) if out else default_output(audio_path)
     # Everything that can be checked cheaply is checked before the long stages start:
@@ -215,13 +244,18 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     models = [ModelInfo(asr_model.name, asr_model.source, asr_model.path)]
     if options.clean.enabled:
         load_corrections(options.clean.corrections)  # a broken dictionary fails now, not later
+    words = accepted(library, meeting.info.body)
+    vocabulary = vocabulary_for(meeting, words)
     sidecar = markers_path(audio_path)
     markers = load_markers(sidecar) if sidecar.is_file() else []
-    clips = ()
+    clips, learned = (), ()
     if options.diarize.enabled:
         clips = load_voice_clips(meeting.participants, options.audio, options.identify)
         diarize_models = resolve_models(options.diarize)
         models += [ModelInfo(m.name, m.source, m.path) for m in diarize_models]
+        learned = library_voices(library, meeting, diarize_models[1].sha256)
+    sources = {**{v.participant.name: "library" for v in learned}, **{c.participant.name: "clip" for c in clips}}
+    enrolled = [c.participant for c in clips] + [v.participant for v in learned]
     stages = StageCache.beside(out, enabled=cache)
     step = _Stages(cache)
     clock = _Clock()
@@ -233,7 +267,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     # Every key carries its stage's version and the weights' checksum (a changed stage or model
     # never reuses an old result).
     key = stages.key("transcribe", TRANSCRIBE_VERSION, audio.info.sha256, options.audio, asr_model.sha256,
-                     _options_key(options.transcribe, "cpu_threads"), list(meeting.vocabulary))
+                     _options_key(options.transcribe, "cpu_threads"), list(vocabulary))
 
     def speaker_turns(stop=None) -> tuple[tuple[Turn, ...], np.ndarray | None, tuple[Turn, ...]]:
         """Who spoke when, named: (turns, each turn's cosine to each enrolled voice or None,
@@ -259,21 +293,23 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
         clock.record("diarize", time.perf_counter() - t0)
         _test_stop("diarize")
         turns = diarization.turns or single_speaker_turns(audio.duration)
-        if not clips:
+        if not enrolled:
             named = anonymous_turns(turns)
             return named, None, name_like_turns(diarization.overlaps, turns, named)
         t0 = time.perf_counter()
+        # the library's embeddings by content: a person learned again names the turns again
         ikey = stages.key("identify", IDENTIFY_VERSION, dkey, [(c.participant.name, sha256_file(c.participant.voice)) for c in clips],
+                          [(v.participant.name, digest(v.embedding)) for v in learned], identify.LIBRARY_POOL if learned else None,
                           options.identify, [p.name for p in meeting.participants])
         cached = stages.load("identify", ikey)
         if cached is not None:
             turns = tuple(Turn.from_dict(t) for t in cached["turns"])
             evidence = np.array([[np.nan if x is None else x for x in row] for row in cached["evidence"]],
-                                dtype=float).reshape(len(turns), len(clips))
+                                dtype=float).reshape(len(turns), len(enrolled))
         else:
             with step.run("話者の照合"):
                 diarizer = diarizer or load_diarizer(options.diarize, diarize_models)
-                voices = enroll(clips, diarizer.campplus)
+                voices = enroll(clips, diarizer.campplus) + learned
                 own = diarization.embeddings if diarization.turns else None
                 turns, evidence = name_turns(turns, own, diarization.centroids, voices,
                                              meeting.participants, options.identify,
@@ -311,7 +347,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
             transcript = Transcript.from_dict(cached)
         else:
             with step.run("音声認識"):
-                transcript = transcribe(audio, asr_model, options.transcribe, meeting.vocabulary, asr_hook)
+                transcript = transcribe(audio, asr_model, options.transcribe, vocabulary, asr_hook)
                 stages.save("transcribe", key, transcript.to_dict())
         clock.record("transcribe", time.perf_counter() - t0)
         _test_stop("transcribe")
@@ -327,14 +363,14 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     if speakers_job:  # how long the speaker stages ran on after ASR had finished
         clock.record("speakers_wait", time.perf_counter() - t0)
     clock.restart()
-    speakers = speakers_for(turns, meeting.participants)
+    speakers = speakers_for(turns, meeting.participants, sources)
     utterances = assign_speakers(transcript, turns, options.speakers)
     if evidence is not None:
-        utterances = utterance_evidence(utterances, turns, evidence, [c.participant for c in clips],
+        utterances = utterance_evidence(utterances, turns, evidence, enrolled,
                                         meeting.participants, options.identify)
     used = {u.speaker for u in utterances}
     speakers = label_speakers(tuple(s for s in speakers if s.id in used), utterances, meeting)
-    utterances, headings = finish_text(utterances, meeting, options, speakers, markers)
+    utterances, headings = finish_text(utterances, meeting, options, speakers, markers, words)
     clock.lap("clean")
 
     minutes = Minutes(
@@ -369,8 +405,6 @@ def run_export(result_path: str | Path, out: str | Path, options: Options, *,
     import json
     from dataclasses import replace
 
-    from .types import Speaker
-
     result_path, out = Path(result_path), Path(out)
     try:
         minutes = Minutes.from_dict(json.loads(result_path.read_text(encoding="utf-8")))
@@ -387,8 +421,7 @@ def run_export(result_path: str | Path, out: str | Path, options: Options, *,
         if path.resolve() != result_path.resolve():
             check_writable(path, force)
     # Labels are recomputed from who each voice is; anonymous voices keep their ids.
-    bare = tuple(Speaker(s.id, s.id, s.name, s.role, s.similarity, s.margin, s.uncertain)
-                 for s in minutes.speakers)
+    bare = tuple(replace(s, label=s.id) for s in minutes.speakers)
     minutes = replace(minutes, meeting=meeting.to_dict(),
                       speakers=label_speakers(bare, minutes.utterances, meeting))
     if reclean:

@@ -21,8 +21,7 @@ from .errors import KaigirokuError
 from .hooks import Hook, null_hook
 from .meeting import Participant
 from .diarize import CHORUS
-from .types import Turn
-from .types import Speaker, Utterance
+from .types import Speaker, SpeakerId, Turn, Utterance
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +43,41 @@ class IdentifyOptions:
 @dataclass(frozen=True, eq=False)
 class Voice:
     participant: Participant
-    embedding: np.ndarray  # L2-normalised (192,)
+    # L2-normalised: (192,) from a clip, or (k, 192) from the voice library (several meetings)
+    embedding: np.ndarray
+
+
+# How a turn meets a voice known by several embeddings (pipeline/voices.py): "max", the best of
+# them (a voice on a bad day matches the embedding of a day like it), or "top3", the mean of the
+# best three (steadier against one stray embedding). Measured (issue #16, scripts/bench_learned.py):
+# the same names on every turn either way, seed_dev part B raCER 0.117 both, AMI dev01/dev00
+# naming error 0.431/0.282 both. "max" is kept for the reason it exists: the library holds
+# different days on purpose, and the mean would pull a good match toward the other days.
+LIBRARY_POOL = "max"
+
+
+class _Scorer:
+    """Cosines of embeddings to each voice: (…, 192) → (…, voices), pooled over a voice's rows."""
+
+    def __init__(self, voices: Sequence[Voice], pool: str | None = None):
+        rows = [np.atleast_2d(v.embedding) for v in voices]
+        self.matrix = np.concatenate(rows).astype(np.float64)
+        bounds = np.cumsum([0] + [len(r) for r in rows])
+        self.slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        self.pool = pool or LIBRARY_POOL
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        sims = np.asarray(x, dtype=np.float64) @ self.matrix.T
+        cols = []
+        for s in self.slices:
+            part = sims[..., s]
+            if part.shape[-1] == 1:
+                cols.append(part[..., 0])
+            elif self.pool == "max":
+                cols.append(part.max(axis=-1))  # NaN rows stay NaN
+            else:
+                cols.append(np.sort(part, axis=-1)[..., -3:].mean(axis=-1))  # NaN sorts last: stays NaN
+        return np.stack(cols, axis=-1)
 
 
 def speech_seconds(samples: np.ndarray) -> float:
@@ -89,7 +122,7 @@ def enroll(clips: Sequence[VoiceClip], model) -> tuple[Voice, ...]:
 
 
 def participant_id(index: int) -> str:
-    return f"P{index + 1}"
+    return str(SpeakerId.participant(index))
 
 
 def _normalise(x: np.ndarray) -> np.ndarray | None:
@@ -110,12 +143,12 @@ def turn_scores(turns: Sequence[Turn], embeddings: np.ndarray | None, centroids:
     speech) says more, unless the cluster mixes two voices. Long turns decide for themselves.
     Returns (blended, own); `own` is NaN where a turn has no voice of its own.
     """
-    V = np.stack([v.embedding for v in voices])
-    cluster_sims = {c: (e @ V.T) for c, x in centroids.items() if (e := _normalise(x)) is not None}
+    score = _Scorer(voices)
+    cluster_sims = {c: score(e) for c, x in centroids.items() if (e := _normalise(x)) is not None}
     if embeddings is None:  # no turn has a voice of its own (e.g. diarization found no speech)
         own_all = np.full((len(turns), len(voices)), np.nan)
     else:
-        own_all = np.asarray(embeddings, dtype=np.float64) @ V.T  # NaN rows stay NaN
+        own_all = score(embeddings)  # NaN rows stay NaN
     rechecked = 0
     if embed is not None:
         for i, t in enumerate(turns):
@@ -123,7 +156,7 @@ def turn_scores(turns: Sequence[Turn], embeddings: np.ndarray | None, centroids:
             if not np.isfinite(top).all() or (len(voices) > 1 and top[1] - top[0] < options.recheck_margin):
                 e = embed(t)
                 if e is not None:
-                    own_all[i] = e @ V.T
+                    own_all[i] = score(e)
                     rechecked += 1
     logger.info("naming: %d of %d turns embedded again (pooled evidence unclear)", rechecked, len(turns))
     blended = np.zeros((len(turns), len(voices)))
@@ -215,7 +248,7 @@ def name_turns(turns: Sequence[Turn], embeddings: np.ndarray | None, centroids: 
     for t, state in zip(turns, path):
         if state == len(voices):
             # A voice that matches nobody keeps its cluster: one 発言者不明 label per cluster.
-            who = unknown.setdefault(t.speaker, f"U{len(unknown) + 1}")
+            who = unknown.setdefault(t.speaker, str(SpeakerId("unknown", len(unknown) + 1)))
         else:
             who = participant_id(index[id(voices[state].participant)])
         out.append(Turn(t.start, t.end, who))
@@ -255,12 +288,18 @@ def utterance_evidence(utterances: Sequence[Utterance], turns: Sequence[Turn], o
     return tuple(out)
 
 
-def speakers_for(turns: Sequence[Turn], participants: Sequence[Participant]) -> tuple[Speaker, ...]:
-    """One Speaker per id used in `turns` (labels are set later by pipeline/roles.py)."""
+def speakers_for(turns: Sequence[Turn], participants: Sequence[Participant],
+                 sources: dict[str, str] | None = None) -> tuple[Speaker, ...]:
+    """One Speaker per id used in `turns` (labels are set later by pipeline/roles.py).
+
+    `sources` says, by participant name, where the voice that named them came from ("clip",
+    "library"); every other speaker's voice came from nowhere ("none")."""
     by_id = {participant_id(i): p for i, p in enumerate(participants)}
+    sources = sources or {}
     out = []
     for sid in dict.fromkeys(t.speaker for t in turns):
         p = by_id.get(sid)
         out.append(Speaker(id=sid, label=sid, name=p.name if p else None, role=p.role if p else None,
-                           uncertain=p is None and sid != CHORUS))
+                           uncertain=p is None and sid != CHORUS,
+                           voice_source=sources.get(p.name, "none") if p else "none"))
     return tuple(out)

@@ -17,10 +17,10 @@ from dataclasses import replace
 from typing import Sequence
 
 from .meeting import Meeting, Participant
-from .types import Speaker, Utterance
+from .types import Speaker, SpeakerId, Utterance
 
 UNKNOWN = "発言者不明"
-CHORUS_LABEL = "一同"  # everyone at once (pipeline.diarize.CHORUS)
+CHORUS_LABEL = "一同"  # everyone at once (pipeline.types.CHORUS)
 ANONYMOUS = "話者"
 
 
@@ -54,11 +54,12 @@ def label_speakers(speakers: Sequence[Speaker], utterances: Sequence[Utterance],
     out = {}
     for s in ordered:
         p = people.get(s.name) if s.name else None
-        if s.id == "ALL":
+        kind = SpeakerId.kind_of(s.id)
+        if kind == "chorus":
             out[s.id] = replace(s, label=CHORUS_LABEL)
             continue
         if p is None:
-            if s.id.startswith("U"):  # heard, but matched no enrolled voice
+            if kind == "unknown":  # heard, but matched no enrolled voice
                 unknown += 1
                 label = f"{UNKNOWN}{unknown}"
             else:

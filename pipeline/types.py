@@ -7,10 +7,79 @@ contract with `kaigiroku export` and the review page: extend it, don't break it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 SCHEMA_VERSION = 1
+
+SpeakerKind = Literal["participant", "unknown", "anonymous", "cluster", "editor", "chorus"]
+# The letter each kind is written with in OUT.json (the chorus is written "ALL").
+_PREFIX: dict[str, str] = {"participant": "P", "unknown": "U", "anonymous": "S", "cluster": "C",
+                           "editor": "E"}
+_KIND = {v: k for k, v in _PREFIX.items()}
+_CHORUS_TEXT = "ALL"
+_ID = re.compile(r"^([A-Z])([1-9][0-9]*)$")
+
+
+@dataclass(frozen=True)
+class SpeakerId:
+    """Who a speaker id stands for. OUT.json, the turns and the review page keep ids as the short
+    strings this type prints ("P2", "U1", "ALL"), so results stay as they were; code that needs
+    to know what an id means parses it here instead of comparing prefixes.
+
+    - participant P<n>: the n-th participant of the meeting file (1-based), named by their voice
+      (a clip, or the voice library);
+    - unknown U<n>: a voice heard that matched no enrolled participant (発言者不明);
+    - anonymous S<n>: a voice of a draft made without any enrollment (話者);
+    - cluster C<n>: a diarization cluster, before naming;
+    - editor E<n>: a participant the editor gave utterances to by ear (no voice evidence);
+    - chorus ALL: everyone at once (一同), nobody's voice.
+    """
+
+    kind: SpeakerKind
+    index: int = 0  # 1-based number within its kind; 0 for the chorus
+
+    def __post_init__(self) -> None:
+        if self.kind == "chorus":
+            if self.index:
+                raise ValueError("the chorus has no number")
+        elif self.kind not in _PREFIX or self.index < 1:
+            raise ValueError(f"not a speaker id: {self.kind} {self.index}")
+
+    def __str__(self) -> str:
+        return _CHORUS_TEXT if self.kind == "chorus" else f"{_PREFIX[self.kind]}{self.index}"
+
+    @classmethod
+    def parse(cls, text: str) -> "SpeakerId":
+        """"P2" → SpeakerId("participant", 2); ValueError for a string that is no id."""
+        if text == _CHORUS_TEXT:
+            return cls("chorus")
+        m = _ID.match(text)
+        if not m or m.group(1) not in _KIND:
+            raise ValueError(f"not a speaker id: {text!r}")
+        return cls(_KIND[m.group(1)], int(m.group(2)))  # type: ignore[arg-type]
+
+    @classmethod
+    def kind_of(cls, text: str) -> SpeakerKind | None:
+        """The kind of an id, None for a string that is none (a hand-edited result)."""
+        try:
+            return cls.parse(text).kind
+        except ValueError:
+            return None
+
+    @classmethod
+    def participant(cls, position: int) -> "SpeakerId":
+        """The id of the meeting file's participant at 0-based `position`."""
+        return cls("participant", position + 1)
+
+    @property
+    def position(self) -> int | None:
+        """A participant id's 0-based position in the meeting file's participants."""
+        return self.index - 1 if self.kind == "participant" else None
+
+
+CHORUS = SpeakerId("chorus")
 
 
 @dataclass(frozen=True)
@@ -77,21 +146,28 @@ class Transcript:
 class Speaker:
     """A voice in the recording and how it is printed in the minutes."""
 
-    id: str  # stable id inside this result ("S1", "S2", …)
+    id: str  # stable id inside this result ("P1", "U1", "S1", "ALL" …): see SpeakerId
     label: str  # printed label: 委員長, A委員, 説明者, 話者1, 発言者不明1 …
     name: str | None = None  # participant name when known
     role: str | None = None  # participant role when known
     similarity: float | None = None  # cosine to the enrolled voice (speakers issue)
     margin: float | None = None  # to the next-best candidate
     uncertain: bool = False  # flag for the editor
+    # Where the voice that named this speaker came from: "clip" (the meeting file's `voice:`),
+    # "library" (learned from an earlier meeting of the body, pipeline/voices.py) or "none".
+    # Written to OUT.json only when set: older results read the same.
+    voice_source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if self.voice_source is None:
+            del d["voice_source"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Speaker":
         return cls(**{k: d.get(k) for k in ("id", "label", "name", "role", "similarity", "margin")},
-                   uncertain=bool(d.get("uncertain", False)))
+                   uncertain=bool(d.get("uncertain", False)), voice_source=d.get("voice_source"))
 
 
 @dataclass(frozen=True)
@@ -100,7 +176,7 @@ class Turn:
 
     start: float
     end: float
-    speaker: str  # Speaker.id (or a cluster id before naming)
+    speaker: str  # Speaker.id (or a cluster id before naming): str(SpeakerId)
 
     def to_dict(self) -> dict[str, Any]:
         return {"start": round(self.start, 3), "end": round(self.end, 3), "speaker": self.speaker}

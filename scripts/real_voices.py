@@ -38,7 +38,9 @@ def draft(audio: Path, out: Path, meeting: Path | None = None, extra: list[str] 
            "--format", "json", *extra]
     if meeting:
         cmd += ["--meeting", str(meeting)]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"draft failed: {' '.join(cmd)}\n{done.stderr[-2000:]}")
     return json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
 
 
@@ -53,9 +55,9 @@ def _plain(text: str) -> str:
 
 def _reading(text: str) -> str:
     """Katakana reading of a text: 一枚/1枚 and 違い/ちがい read alike."""
-    from pipeline.pii import _tokenizer
+    from pipeline import morph
 
-    return "".join(m.reading_form() for m in _tokenizer().tokenize(text))
+    return "".join(t.reading for t in morph.tokenize(text))
 
 
 def _cer(ref: str, hyp: str) -> tuple[int, int]:
@@ -204,6 +206,7 @@ def speakers(work: Path, extra: list[str]) -> list[dict]:
 
 
 def run(work: Path, extra: list[str], text: bool = True) -> dict:
+    work = work.resolve()  # the meeting files name their clips by absolute path
     work.mkdir(parents=True, exist_ok=True)
     return {"japanese": japanese(work, extra) if text else None, "speakers": speakers(work, extra)}
 
@@ -224,7 +227,7 @@ def table(report: dict) -> str:
                     f"{100 * x['der25_no_overlap']:.0f} %")
         e = r.get("enrolled")
         named = (f"{100 * e['der25']:.0f} %, {100 * e['naming_error']:.0f} % ({e['enrolled_speakers']} enrolled)"
-                 if e else "- (no speaker has 3 s alone)")
+                 if e else f"- (no speaker has {MIN_CLIP_S:.0f} s alone)")
         lines.append(f"| {r['file']} | {r['true']} | {r['overlap_s']:.0f} of {r['reference_s']:.0f} s "
                      f"| {cell('none')} | {cell('roster')} | {named} |")
     ami = [r for r in report["speakers"] if r["file"] != "sample2"]

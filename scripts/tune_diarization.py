@@ -72,6 +72,8 @@ def main() -> int:
     ap.add_argument("--min-cluster-sizes", type=int, nargs="+", default=[3, 6, 12])
     ap.add_argument("--only", nargs="*", help="file names to run")
     ap.add_argument("--step", type=float, help="diarize.segmentation_step (fraction of the 10 s window)")
+    ap.add_argument("--exclude-overlap", action="store_true",
+                    help="embed each local speaker on its non-overlapped frames only (pyannote's option)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -86,6 +88,7 @@ def main() -> int:
     options = load_options(None, {"diarize": {"segmentation_step": args.step}})
     diarizer = load_diarizer(options.diarize)
     pipeline = diarizer.pipeline
+    pipeline.embedding_exclude_overlap = args.exclude_overlap
     pipeline.training = True  # keep segmentation and embeddings in the file dict between runs
     rows = []
     for f in files():

@@ -321,7 +321,7 @@ def test_one_job_per_key(sessions, data, meeting_with_recording):
         assert submit_draft(s, data, mid, overrides={"diarize": {"enabled": False}})[1]
 
 
-def test_the_key_follows_what_changes_the_draft(sample_dir):
+def test_the_key_follows_what_changes_the_draft(sample_dir, tmp_path):
     from dataclasses import replace
 
     from pipeline.config import load_options
@@ -336,6 +336,17 @@ def test_the_key_follows_what_changes_the_draft(sample_dir):
     assert k != draft_key("abc", o, replace(m, vocabulary=m.vocabulary + ("議事録",)))
     no_voice = replace(m, participants=(replace(m.participants[0], voice=None),) + m.participants[1:])
     assert k != draft_key("abc", o, no_voice)
+
+    # what the committee library learned for this body changes the draft too (#16)
+    from pipeline.library import body_file
+
+    library = tmp_path / "library"
+    library.mkdir()
+    assert draft_key("abc", o, m, library) == k
+    words = body_file(library, "words", m.info.body)
+    words.parent.mkdir(parents=True)
+    words.write_text("{}", encoding="utf-8")
+    assert draft_key("abc", o, m, library) != k
 
 
 def test_bad_submissions_say_what_to_do(sessions, data):

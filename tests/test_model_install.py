@@ -506,4 +506,4 @@ def test_draft_with_an_imported_model(tmp_path, sample_dir, base_dir, cli_env):
     data = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
     assert data["models"][0]["name"] == "base-usb" and data["models"][0]["source"] == "installed"
     assert data["models"][0]["path"] == str(home / "base-usb")
-    assert sum(len(w["word"]) for u in data["utterances"] for w in u["words"]) > 10
+    assert sum(len(w["text"]) for u in data["utterances"] for w in u["words"]) > 10

@@ -223,7 +223,8 @@ def test_audio_is_served_with_range_requests(page):
 
 
 def test_missing_audio_still_allows_editing(result, tmp_path):
-    from pipeline.web.review import find_audio, page_data, prepare
+    from pipeline.audio import find_audio
+    from pipeline.web.review import page_data, prepare
     from pipeline.web.store import ReviewFile
 
     Path(tmp_path / "meeting.wav").unlink()
@@ -235,7 +236,7 @@ def test_missing_audio_still_allows_editing(result, tmp_path):
 
 
 def test_audio_is_found_beside_the_result_when_the_saved_path_is_stale(result, tmp_path):
-    from pipeline.web.review import find_audio
+    from pipeline.audio import find_audio
 
     minutes = Minutes.from_dict(json.loads(result.read_text(encoding="utf-8")))
     moved = replace(minutes, audio=replace(minutes.audio, path="/gone/elsewhere/meeting.wav"))

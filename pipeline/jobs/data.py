@@ -6,6 +6,8 @@ recordings, voice clips and results, all private (files 0600, folders 0700).
     recordings/M/           meeting M's recordings (FLAC from the recorder, uploads)
     voices/B/               body B's roster clips
     results/M/              meeting M's drafts, with their stage cache (.kaigiroku-cache/)
+    library/                the committee library (pipeline/library.py: learned voices and words);
+                            ~/kaigiroku/library is also the CLI's default, so the two share it
 
 The database stores paths relative to this folder, so a worker on another machine reaches the
 same files through a shared folder mounted under any name.

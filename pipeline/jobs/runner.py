@@ -61,16 +61,34 @@ def worker_id() -> str:
 
 # ---------------------------------------------------------------- submit / cancel
 
-def draft_key(recording_sha256: str, options, meeting) -> str:
-    """The recording and everything that changes its draft (not threads, not the worker)."""
+def draft_key(recording_sha256: str, options, meeting, library: Path | None = None) -> str:
+    """The recording and everything that changes its draft (not threads, not the worker): the
+    options, the meeting, its clips, and what the committee library has learned for its body."""
     opts = {k: v for k, v in asdict(options).items() if k not in NOT_IN_KEY}
     for section, names in WORKER_FIELDS.items():
         opts[section] = {k: v for k, v in opts[section].items() if k not in names}
     people = [(p.name, p.role, p.title, p.label, sha256_file(p.voice) if p.voice else None)
               for p in meeting.participants]
     meeting_part = {**meeting.to_dict(), "participants": people, "source": None}
-    blob = json.dumps([KEY_VERSION, opts, meeting_part], sort_keys=True, ensure_ascii=False, default=str)
+    blob = json.dumps([KEY_VERSION, opts, meeting_part, _learned(library, meeting.info.body)],
+                      sort_keys=True, ensure_ascii=False, default=str)
     return f"{recording_sha256}:{hashlib.sha256(blob.encode('utf-8')).hexdigest()[:32]}"
+
+
+def library_of(data: DataFolder) -> Path | None:
+    """The committee library a job's draft reads: the data folder's library/ (the CLI's default
+    ~/kaigiroku/library is the app's default data folder's), when it exists."""
+    folder = data.root / "library"
+    return folder if folder.is_dir() else None
+
+
+def _learned(library: Path | None, body: str) -> list[str | None]:
+    from ..library import PARTS, body_file
+
+    if library is None or not body:
+        return []
+    hashes = [sha256_file(f) if f.is_file() else None for f in (body_file(library, part, body) for part in PARTS)]
+    return hashes if any(hashes) else []  # nothing learned: the same draft as without a library
 
 
 def submit_draft(session, data: DataFolder, meeting_id: int, recording_id: int | None = None,
@@ -93,7 +111,7 @@ def submit_draft(session, data: DataFolder, meeting_id: int, recording_id: int |
         raise KaigirokuError("録音がまだ終わっていません。録音を終了してから原稿を作ってください。")
     overrides = overrides or {}
     options = load_options(None, overrides)  # a bad override fails here, not in the worker
-    key = draft_key(recording.sha256, options, meeting_of(meeting_row, data))
+    key = draft_key(recording.sha256, options, meeting_of(meeting_row, data), library_of(data))
     existing = session.scalar(select(Job).where(Job.key == key, Job.state.in_(
         (JobState.QUEUED, JobState.RUNNING, JobState.DONE))).order_by(Job.id.desc()))
     if existing is not None:
@@ -261,7 +279,8 @@ def run_job(job_id: int, session_factory, data_dir: str | Path, *, worker: str |
         options = load_options(None, overrides)
         progress = DraftProgress(options.diarize.enabled, options.diarize.alongside_asr)
         with _Beat(session_factory, job_id, worker, progress, job_options.heartbeat_s):
-            run_draft(work.audio, work.meeting_file, work.out, options, force=True, hook=progress, cache=True)
+            run_draft(work.audio, work.meeting_file, work.out, options, force=True, hook=progress, cache=True,
+                      library=library_of(data))
         state = JobState.DONE
     except JobCancelled:
         state = JobState.CANCELLED

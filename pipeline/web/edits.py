@@ -19,9 +19,9 @@ from difflib import SequenceMatcher
 
 from ..meeting import Meeting, empty_meeting
 from ..roles import CHORUS_LABEL, label_speakers
-from ..types import Heading, Mark, Minutes, Speaker, Utterance
+from ..types import CHORUS, Heading, Mark, Minutes, Speaker, SpeakerId, Utterance
 
-CHORUS_ID = "ALL"  # pipeline.diarize.CHORUS; not imported from there to keep torch out of the page
+CHORUS_ID = str(CHORUS)  # the id of 一同
 
 
 class EditError(ValueError):
@@ -187,10 +187,10 @@ def speaker_for(minutes: Minutes, choice: dict) -> tuple[Minutes, str]:
             return minutes, s.id
     taken = {s.id for s in minutes.speakers}
     n = 1
-    while f"E{n}" in taken:  # E: named by the editor (no voice evidence)
+    while str(SpeakerId("editor", n)) in taken:  # named by the editor (no voice evidence)
         n += 1
-    p = people[name]
-    return replace(minutes, speakers=minutes.speakers + (Speaker(f"E{n}", p.role, p.name, p.role),)), f"E{n}"
+    p, sid = people[name], str(SpeakerId("editor", n))
+    return replace(minutes, speakers=minutes.speakers + (Speaker(sid, p.role, p.name, p.role),)), sid
 
 
 def set_speaker(minutes: Minutes, index: int, choice: dict, everywhere: bool = False) -> Minutes:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..audio import find_audio
 from ..errors import KaigirokuError
 from ..types import Minutes, Utterance
 from .edits import OP_NAMES, EditError, apply_edit, meeting_of, word_spans
@@ -69,18 +70,6 @@ class ReviewOptions:
     token: str  # required on every request
     port: int  # where the server listens (for the Host check)
     launch: OneTimeCode = field(default_factory=OneTimeCode, compare=False)  # for the browser we start
-
-
-def find_audio(minutes: Minutes, result: Path, given: Path | None = None) -> Path | None:
-    """The recording: `given`, else AudioInfo.path as the draft saw it (relative to where
-    `draft` ran, which may be here), beside the result, or its name beside the result."""
-    if given is not None:
-        return given if given.is_file() else None
-    saved = Path(minutes.audio.path)
-    for candidate in (saved, result.parent / saved, result.parent / saved.name):
-        if candidate.is_file():
-            return candidate.resolve()
-    return None
 
 
 def utterance_view(u: Utterance) -> dict[str, Any]:

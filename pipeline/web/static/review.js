@@ -14,6 +14,7 @@ let composing = false;   // an IME composition is open: do not save half a word
 let blocked = false;     // a conflict: nothing more is sent until the page is reloaded
 let queue = Promise.resolve();
 let inflight = 0;
+let waiting = 0;  // edits queued or in flight (see send)
 
 // ---- helpers --------------------------------------------------------------------------
 
@@ -55,10 +56,13 @@ function banner(text, kind, reload) {
 // ---- talking to the server (one request at a time, in order) ----------------------------
 
 function send(path, body) {
+  // "保存中…" from the moment the edit is queued: a request waiting behind another one must not
+  // leave "保存済み" on screen (the editor, or a test, would act on a page about to change).
+  waiting++;
+  setStatus("保存中…", "saving");
   const run = async () => {
     if (blocked) return null;
     inflight++;
-    setStatus("保存中…", "saving");
     try {
       const r = await fetch(path, {
         method: "POST", headers: { "Content-Type": "application/json" }, credentials: "same-origin",
@@ -88,13 +92,13 @@ function send(path, body) {
   };
   // "保存済み" only once the answer has been applied to the page (callers' .then run first):
   // a test or an editor acting on "saved" must find the page redrawn, not about to be.
-  const p = queue.then(run);
+  const p = queue.then(run).finally(() => { waiting--; });
   queue = p.catch(() => null).then(settle);
   return p;
 }
 
 function settle() {
-  if (!inflight && !pending && !blocked) setStatus("保存済み", "saved");
+  if (!inflight && !waiting && !pending && !blocked) setStatus("保存済み", "saved");
 }
 
 // Apply the server's answer to an edit: the whole document, or one utterance (text, flags).
@@ -503,8 +507,24 @@ function openSpeaker(i) {
   $("speaker-dialog").showModal();
 }
 
+// The dialog's "close" event comes a task after the click: the edit counts as waiting from the
+// click on, so "保存済み" never shows between the click and the request.
+["speaker-apply", "speaker-checked"].forEach((id) => $(id).addEventListener("click", () => {
+  waiting++;
+  setStatus("保存中…", "saving");
+}));
+
 $("speaker-dialog").addEventListener("close", async () => {
   const how = $("speaker-dialog").returnValue;
+  const held = how === "apply" || how === "checked";
+  try {
+    await speakerChosen(how);
+  } finally {
+    if (held) { waiting--; settle(); }
+  }
+});
+
+async function speakerChosen(how) {
   const i = dialogRow;
   if (i === null) return;
   dialogRow = null;
@@ -516,7 +536,7 @@ $("speaker-dialog").addEventListener("close", async () => {
   const choice = v.startsWith("p:") ? { participant: v.slice(2) } : { speaker: v.slice(2) };
   const all = document.querySelector('#speaker-scope input[value="all"]').checked;
   await edit("speaker", { index: i, choice, all });
-});
+}
 
 // ---- start --------------------------------------------------------------------------------
 
