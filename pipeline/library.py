@@ -127,13 +127,15 @@ def meeting_of(minutes: Minutes) -> Meeting:
 PARTS = ("voices", "words")
 
 
+def remove_body_part(root: Path, part: str, body: str) -> bool:
+    """Remove one part (voices or words) of what was learned for a body; False if there was none."""
+    folder = Path(root) / part
+    if not folder.is_dir():
+        return False
+    with locked(folder):
+        return remove(body_file(root, part, body))
+
+
 def delete_body(root: Path, body: str) -> list[str]:
     """Remove everything learned for a body (its voices, consent and words): the parts removed."""
-    removed = []
-    for part in PARTS:
-        folder = Path(root) / part
-        if folder.is_dir():
-            with locked(folder):
-                if remove(body_file(root, part, body)):
-                    removed.append(part)
-    return removed
+    return [part for part in PARTS if remove_body_part(root, part, body)]

@@ -133,11 +133,7 @@ def set_consent(root: Path, body: str, note: str = "") -> BodyVoices:
 
 def delete_body(root: Path, body: str) -> bool:
     """Remove a body's voices and its consent (a withdrawn consent, a body dissolved)."""
-    folder = Path(root) / PART
-    if not folder.is_dir():
-        return False
-    with library.locked(folder):
-        return library.remove(library.body_file(root, PART, body))
+    return library.remove_body_part(root, PART, body)
 
 
 def forget(root: Path, name: str, body: str | None = None) -> list[str]:

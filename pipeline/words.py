@@ -213,14 +213,6 @@ def decide(root: Path, body: str, wrong: str, right: str | None, status: str) ->
     return chosen
 
 
-def delete_body(root: Path, body: str) -> bool:
-    folder = Path(root) / PART
-    if not folder.is_dir():
-        return False
-    with library.locked(folder):
-        return library.remove(_path(root, body))
-
-
 def accepted(root: Path | None, body: str) -> Accepted:
     """The accepted pairs of a body, for its next draft."""
     if root is None or not body:
