@@ -249,3 +249,20 @@ def test_minutes_before_a_draft(app):
     assert client.get(f"/meetings/{mid}/review/").status_code == 404
     r = client.get("/api/nothing")
     assert r.status_code == 404 and r.json()["error"]
+
+
+def test_page_served_by_itself(app):
+    """The page and everything it loads come from kaigiroku (closed networks: no CDN), and the
+    page's script calls only the documented API."""
+    import re
+
+    client, _, _ = app
+    page = client.get("/")
+    assert page.status_code == 200 and "会議一覧" in page.text
+    for name in ("app.html", "app.js", "app.css"):
+        r = client.get(f"/static/{name}")
+        assert r.status_code == 200, name
+        assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", r.text, re.I), name
+    script = client.get("/static/app.js").text
+    called = set(re.findall(r"`?/api/[a-z]+", script))
+    assert {c.lstrip("`") for c in called} <= {"/api/meetings", "/api/jobs"}
