@@ -187,6 +187,8 @@ def test_voice_upload_checked_like_enrollment(app):
     silence = flac(np.zeros(16000 * 10, dtype=np.int16))
     r = client.put(f"/api/meetings/{mid}/voices/石井 真理", content=silence, headers={"Content-Type": "audio/flac"})
     assert r.status_code == 422 and "無音" in r.json()["error"]
+    assert r.json()["error"].startswith("参加者 石井 真理 の声の録音: 送られたファイルは無音です")
+    assert str(server.context.data.root) not in r.json()["error"]  # no server path in the answer
     assert not client.get(f"/api/meetings/{mid}").json()["participants"][2]["voice"]
     r = client.put(f"/api/meetings/{mid}/voices/知らない人", content=(SAMPLE / "voices" / "ishii.flac").read_bytes())
     assert r.status_code == 404
@@ -214,7 +216,7 @@ def test_voice_upload_checked_like_enrollment(app):
     # too short a clip: the enrollment check's reason
     short = flac(sf.read(SAMPLE / "voices" / "ishii.flac", dtype="int16")[0][:16000])
     r = client.put(f"/api/meetings/{mid}/voices/小林 明子", content=short)
-    assert r.status_code == 422 and "短" in r.json()["error"]
+    assert r.status_code == 422 and r.json()["error"].startswith("参加者 小林 明子 の声の録音は話し声が短すぎます")
 
 
 def test_job_of_a_queued_draft_and_cancel(app):

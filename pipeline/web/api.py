@@ -232,7 +232,10 @@ def check_voice(path: Path, name: str) -> None:
     try:
         load_voice_clips([Participant(name=name, role="委員", voice=path)], options.audio, options.identify)
     except KaigirokuError as e:
-        raise ApiError(422, e.message.replace(f" {path}", "").replace(str(path), "送られたファイル")) from None
+        # the message names the upload's temporary file: name what the clerk sent instead
+        message = (e.message.replace(f"音声ファイル {path} ", "送られたファイル").replace(f"の声の録音 {path} ", "の声の録音")
+                   .replace(str(path), "送られたファイル"))
+        raise ApiError(422, message) from None
 
 
 # ---------------------------------------------------------------- routes
@@ -261,13 +264,13 @@ def routes(ctx: AppContext) -> list:
         day = request.query_params.get("date", "").strip()
         with ctx.sessions() as s:
             query = select(MeetingRow).order_by(MeetingRow.held_on.desc().nulls_last(), MeetingRow.id.desc())
-            for text in (q, day):
+            for is_day, text in ((False, q), (True, day)):
                 if not text:
                     continue
                 when = held_on(text)
                 if when is not None:
                     query = query.where(MeetingRow.held_on == when)
-                elif text is day:
+                elif is_day:
                     raise ApiError(422, f"日付「{day}」が読めません。2024-10-15 か 令和6年10月15日 の形にしてください。")
                 else:
                     like = f"%{text}%"
