@@ -4,6 +4,8 @@ Chromium is Debian's `chromium` driven by Playwright through `executable_path`, 
 test_review_browser.py. The page is opened with the printed address, a meeting is added with the
 form and is listed as 準備中, a broken meeting.yaml shows the CLI's message, a recording is
 uploaded through the file chooser and the meeting becomes 原稿作成待ち with its 原稿作成 button.
+Then a real draft (embedded models: run with the heavy-job lock) is started from the list,
+corrected on the review page the app serves for the meeting, and both Word files carry the edit.
 """
 
 from __future__ import annotations
@@ -80,4 +82,68 @@ def test_meeting_list_form_and_upload(browser, app_url, sample_dir):  # noqa: F8
     page.fill("#q", "令和6年10月15日")
     page.click("#search button[type='submit']")
     page.wait_for_function("document.querySelectorAll('#meetings tbody tr').length === 1")
+    assert not errors
+
+
+def test_review_inside_the_app(browser, app_url, sample_dir):  # noqa: F811
+    """A real draft through the app, corrected on the review page the app serves for the
+    meeting; the Word file from the API has the correction (embedded models: run with the lock)."""
+    import time
+    import urllib.parse
+
+    import yaml
+    from docx import Document
+
+    from test_app_e2e import Api
+
+    port = int(re.search(r":(\d+)/", app_url).group(1))
+    api = Api(port, urllib.parse.parse_qs(urllib.parse.urlparse(app_url).query)["token"][0])
+    text = (sample_dir / "meeting.yaml").read_text(encoding="utf-8")
+    mid = api.json("POST", "/api/meetings", text.encode("utf-8"), "application/yaml")["id"]
+    for p in yaml.safe_load(text)["participants"]:
+        if p.get("voice"):
+            api.json("PUT", f"/api/meetings/{mid}/voices/{urllib.parse.quote(p['name'])}",
+                     (sample_dir / p["voice"]).read_bytes(), "audio/flac")
+    api.json("PUT", f"/api/meetings/{mid}/recording?name=meeting.flac", (sample_dir / "meeting.flac").read_bytes())
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(app_url)
+    page.locator("#meetings tbody tr button", has_text="原稿作成").click()
+    # the list follows the job: a progress bar while it runs, then 校正中 with the links
+    page.wait_for_selector("#meetings tbody tr .bar, #meetings tbody tr a:text('校正')", timeout=60_000)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and not page.locator("#meetings tbody tr a", has_text="校正").count():
+        time.sleep(1)
+    assert page.locator("#meetings tbody tr td.state").inner_text().startswith("校正中")
+
+    with page.context.expect_page() as opened:
+        page.locator("#meetings tbody tr a", has_text="校正").click()
+    review = opened.value
+    review.on("pageerror", lambda e: errors.append(str(e)))
+    review.wait_for_selector("body[data-ready='1']")
+    assert review.url.endswith(f"/meetings/{mid}/review/")
+    cell = review.locator("tr[data-i='1'] td.text")
+    cell.click()
+    review.evaluate("""() => {
+        const cell = document.querySelector("tr[data-i='1'] td.text");
+        const sel = getSelection(); sel.removeAllRanges();
+        const r = document.createRange(); r.selectNodeContents(cell); sel.addRange(r);
+    }""")
+    review.keyboard.insert_text("校正画面で直した発言です。")
+    review.click("#legend")
+    review.wait_for_function("document.getElementById('status').textContent === '保存済み'")
+
+    status, docx = api.call("GET", f"/api/meetings/{mid}/minutes.docx")
+    assert status == 200
+    import io
+
+    rows = [(r.cells[0].text, r.cells[1].text) for r in Document(io.BytesIO(docx)).tables[1].rows]
+    assert any(t.endswith("校正画面で直した発言です。") for _, t in rows), rows[:6]
+    # 公開用: the correction too, without the times the draft shows for checking
+    status, docx = api.call("GET", f"/api/meetings/{mid}/minutes.docx?public=1")
+    public = [(r.cells[0].text, r.cells[1].text) for r in Document(io.BytesIO(docx)).tables[1].rows]
+    assert "校正画面で直した発言です。" in [t for _, t in public]
+    assert not any(t.startswith("[00:") for _, t in public)
     assert not errors
