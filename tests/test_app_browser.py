@@ -1,4 +1,4 @@
-"""`kaigiroku app`'s meeting list in a real headless Chromium (issue 14), no draft (no models).
+"""`kaigiroku app`'s pages in a real headless Chromium (issue 14).
 
 Chromium is Debian's `chromium` driven by Playwright through `executable_path`, as in
 test_review_browser.py. The page is opened with the printed address, a meeting is added with the
