@@ -268,3 +268,54 @@ def test_page_served_by_itself(app):
     script = client.get("/static/app.js").text
     called = set(re.findall(r"`?/api/[a-z]+", script))
     assert {c.lstrip("`") for c in called} <= {"/api/meetings", "/api/jobs"}
+
+
+def _workers_of(data_dir) -> list[int]:
+    from pathlib import Path
+
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+                state = (entry / "stat").read_text().split()[2]
+            except OSError:
+                continue
+            if f"pipeline.jobs worker --data {data_dir}" in cmd and state != "Z":
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "kill -9"])
+def test_worker_ends_with_the_app(tmp_path, cli_env, how):
+    """The app's worker process ends when the app ends, even when the app is killed (no model
+    is loaded: an idle worker)."""
+    import re
+    import signal
+    import subprocess
+    import time
+
+    from conftest import KAIGIROKU
+
+    data_dir = (tmp_path / "data").resolve()
+    app = subprocess.Popen([*KAIGIROKU, "app", "--no-browser", "--data", str(data_dir)], cwd=REPO, env=cli_env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert re.search(r"http://127\.0\.0\.1:\d+/\?token=", app.stdout.readline())
+        deadline = time.monotonic() + 20
+        while not _workers_of(data_dir) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(_workers_of(data_dir)) == 1
+        if how == "kill -9":
+            app.kill()
+        else:
+            app.send_signal(signal.SIGINT)
+        assert app.wait(30) == (0 if how == "ctrl-c" else -signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _workers_of(data_dir) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _workers_of(data_dir) == []
+    finally:
+        if app.poll() is None:
+            app.kill()
+        app.communicate()

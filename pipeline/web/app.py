@@ -156,16 +156,28 @@ def create_app(server: AppServer):
 def start_worker(data_root: Path) -> subprocess.Popen:
     """The draft worker beside the app: the same command as a service's workers. Its own
     entry point applies the privacy environment before anything else."""
-    cmd = [sys.executable, "-m", "pipeline.jobs", "worker", "--data", str(data_root)]
+    # --with-parent: the worker ends when this process does, even killed (it watches the pipe
+    # on its standard input, which the OS closes with us)
+    cmd = [sys.executable, "-m", "pipeline.jobs", "worker", "--data", str(data_root), "--with-parent"]
     flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # Windows: no console window of its own
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, creationflags=flags)
+    return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, creationflags=flags)
 
 
 def stop_worker(proc: subprocess.Popen) -> None:
-    """End the worker now: a draft it was running stays in the stage cache, and its job is
-    queued again by the next worker's sweep (the row's heartbeat stops)."""
+    """End the worker now (its stdin closed; else terminate, then kill): a draft it was running
+    stays in the stage cache, and its job is queued again by the next worker's sweep (the row's
+    heartbeat stops)."""
     if proc.poll() is not None:
         return
+    try:
+        proc.stdin.close()  # the worker's own signal to end (see start_worker)
+    except OSError:
+        pass
+    try:
+        proc.wait(2.0)
+        return
+    except subprocess.TimeoutExpired:
+        pass
     proc.terminate()  # SIGTERM: Huey's consumer stops at once; Windows: TerminateProcess
     try:
         proc.wait(WORKER_STOP_S)
