@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--no-browser", action="store_true", help="ブラウザを開かない（表示されたアドレスを自分で開く）")
     w.add_argument("--audio", type=Path, help="録音ファイル（既定: 結果ファイルに記録された録音）")
 
+    a = sub.add_parser("app", help="会議の準備・録音の取り込み・原稿作成・校正・Word 出力をブラウザで行う（このPCの中だけで動きます）")
+    a.add_argument("--data", type=Path, help="データフォルダ（既定: ~/kaigiroku）")
+    a.add_argument("--port", type=int, default=0, help="使うポート番号（既定: 空いている番号）")
+    a.add_argument("--no-browser", action="store_true", help="ブラウザを開かない（表示されたアドレスを自分で開く）")
+    a.add_argument("--model", help="原稿作成に使う音声認識モデル（既定: 設定ファイルの transcribe.model）")
+
     m = sub.add_parser("models", help="モデルの一覧と状態（チェックサム）、強いモデルの取り込み (import) と取得 (get)")
     m.add_argument("--prepare", action="store_true", help="分割されたモデルを組み立てて確認する")
     # Optional actions: `kaigiroku models` and `kaigiroku models --prepare` (Makefile, setup.sh) list.
@@ -165,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             return _recover(args)
         if args.command == "review":
             return _review(args)
+        if args.command == "app":
+            return _app(args)
         if args.command == "voices":
             return _voices(args)
         if args.command == "words":
@@ -302,6 +310,22 @@ def _review(args) -> int:
     except KeyboardInterrupt:  # uvicorn stops cleanly on Ctrl-C, then re-raises it
         pass
     print("レビュー画面を閉じました。", flush=True)
+    return 0
+
+
+def _app(args) -> int:
+    from .web.app import prepare_app, serve, url_for
+
+    server, sock = prepare_app(args.data, args.port, args.model)
+    print(f"kaigiroku app: {url_for(server)}", flush=True)
+    print(f"データフォルダ: {server.context.data.root}", flush=True)
+    print("このアドレスはこのPCの中だけで開けます。終えるときは Ctrl-C を押してください（作成中の原稿は次の起動で続きから作ります）。",
+          flush=True)
+    try:
+        serve(server, sock, open_browser=not args.no_browser)
+    except KeyboardInterrupt:  # uvicorn stops cleanly on Ctrl-C, then re-raises it
+        pass
+    print("kaigiroku app を終了しました。", flush=True)
     return 0
 
 

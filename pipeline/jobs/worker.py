@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--threads", type=int, help="CPU のスレッド数")
     w.add_argument("--device", choices=("cpu", "cuda"), help="計算に使う装置")
     w.add_argument("--workers", type=int, default=1, help="同時に作る原稿の数（既定 1）")
+    w.add_argument("--with-parent", action="store_true",
+                   help="標準入力が閉じたら終わる（kaigiroku app が起動した作業者: アプリが落ちたら一緒に終わる）")
     w.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -44,6 +46,26 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _exit_with_parent() -> None:
+    """End this process when standard input reaches its end: the app holds the other end of
+    the pipe, and the OS closes it however the app ends (Ctrl-C, a crash, kill -9, a power
+    button), on every OS. A draft cut off here is what a dead worker leaves: its row's heartbeat
+    stops, the next worker's sweep queues it again and it resumes from the stage cache."""
+    import os
+    import threading
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(1 << 16):
+                pass
+        except (OSError, ValueError):
+            pass
+        logging.getLogger(__name__).warning("the app that started this worker has ended; stopping")
+        os._exit(0)  # no clean-up to wait for: the job rows and the stage cache are crash-safe
+
+    threading.Thread(target=watch, name="kaigiroku-parent-watch", daemon=True).start()
+
+
 def _worker(args) -> int:
     from ..config import load_options
     from ..memory import limit_malloc_arenas
@@ -52,6 +74,8 @@ def _worker(args) -> int:
     from .queue import make_queue
 
     limit_malloc_arenas()  # before the consumer's and the models' threads start
+    if args.with_parent:
+        _exit_with_parent()
     data = DataFolder.open(args.data)
     db_url = args.db or data.db_url
     check_schema(db_url)

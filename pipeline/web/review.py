@@ -1,6 +1,7 @@
 """`kaigiroku review OUT.json`: correct the draft against the recording in the browser (issue #8).
 
-A Starlette app served by uvicorn on 127.0.0.1 only. Every request needs the random token that
+A Starlette app served by uvicorn on 127.0.0.1 only, behind `pipeline.web.auth` (shared with
+`kaigiroku app`, which mounts `review_app` for a meeting's draft). Every request needs the random token that
 the printed URL carries: the first page load trades it for a cookie (HttpOnly, SameSite=Strict,
 named after the port so two review pages on one PC do not log each other out). Everything the
 page uses is served from `pipeline/web/static/`: the clerks' PCs may be on a closed network.
@@ -21,7 +22,6 @@ import re
 import secrets
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,38 +29,15 @@ from typing import Any
 from ..audio import find_audio
 from ..errors import KaigirokuError
 from ..types import Minutes, Utterance
+from .auth import HOST, OneTimeCode, TokenGate, listen  # noqa: F401 - listen, HOST: used by callers
 from .edits import OP_NAMES, EditError, apply_edit, meeting_of, word_spans
 from .store import Conflict, ReviewFile, Saved
 
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-HOST = "127.0.0.1"  # loopback only: the minutes carry personal information
 AUDIO_TYPES = {".flac": "audio/flac", ".wav": "audio/wav", ".mp3": "audio/mpeg", ".m4a": "audio/mp4",
                ".ogg": "audio/ogg", ".opus": "audio/ogg", ".webm": "audio/webm", ".aac": "audio/aac"}
-
-
-class OneTimeCode:
-    """What the browser is started with instead of the token.
-
-    `webbrowser.open` puts the address on the browser's command line, which any local user can
-    read (`ps`) for as long as the browser runs. This code opens the page once, within a couple
-    of minutes, and is worthless after that; the token itself never leaves this process except
-    in the cookie and in the address printed to the clerk's own terminal.
-    """
-
-    def __init__(self, ttl_s: float = 120.0):
-        self.value = secrets.token_urlsafe(32)
-        self._expires = time.monotonic() + ttl_s
-        self._used = False
-        self._lock = threading.Lock()
-
-    def redeem(self, given: str) -> bool:
-        with self._lock:
-            ok = (not self._used and time.monotonic() < self._expires
-                  and secrets.compare_digest(given.encode(), self.value.encode()))
-            self._used = self._used or ok
-            return ok
 
 
 @dataclass(frozen=True)
@@ -121,50 +98,14 @@ def export_docx(options: ReviewOptions, name: str, public: bool, force: bool) ->
     return out
 
 
-class TokenGate:
-    """ASGI middleware: 403 unless the request carries the token (cookie, header or ?token=)
-    and is addressed to the loopback host (a DNS-rebinding page gets neither)."""
-
-    def __init__(self, app, options: ReviewOptions):
-        self.app, self.options = app, options
-        self.cookie = f"kaigiroku_{options.port}"
-        self.hosts = {f"{HOST}:{options.port}", f"localhost:{options.port}"}
-
-    async def __call__(self, scope, receive, send):
-        from starlette.requests import Request
-        from starlette.responses import PlainTextResponse
-
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        request = Request(scope)
-        if request.url.path == "/" and "code" in request.query_params and request.headers.get("host") in self.hosts:
-            if not self.options.launch.redeem(request.query_params["code"]):
-                response = PlainTextResponse("このアドレスは使用済みです。kaigiroku が表示したアドレス（token= 付き）を開いてください。",
-                                             status_code=403)
-                return await response(scope, receive, send)
-            return await self._enter(scope, receive, send)
-        given = (request.query_params.get("token") or request.headers.get("x-kaigiroku-token")
-                 or request.cookies.get(self.cookie) or "")
-        if request.headers.get("host") not in self.hosts or not secrets.compare_digest(
-                given.encode(), self.options.token.encode()):
-            response = PlainTextResponse("アクセスできません。kaigiroku review が表示したアドレス（token= 付き）を開いてください。",
-                                         status_code=403)
-            return await response(scope, receive, send)
-        if "token" in request.query_params and request.url.path == "/":
-            return await self._enter(scope, receive, send)
-        return await self.app(scope, receive, send)
-
-    async def _enter(self, scope, receive, send):
-        """Trade the token or the one-time code in the address for a cookie, and take it out of
-        the address bar."""
-        from starlette.responses import RedirectResponse
-
-        response = RedirectResponse("/", status_code=303)
-        response.set_cookie(self.cookie, self.options.token, httponly=True, samesite="strict", path="/")
-        return await response(scope, receive, send)
-
-
 def create_app(options: ReviewOptions):
+    """The review page behind the token gate (`kaigiroku review`)."""
+    return TokenGate(review_app(options), token=options.token, port=options.port, launch=options.launch)
+
+
+def review_app(options: ReviewOptions):
+    """The review page's routes without a gate: `kaigiroku app` mounts it for a meeting's
+    draft under its own gate. The page names its API relative to its own address."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import FileResponse, JSONResponse, PlainTextResponse
@@ -251,21 +192,7 @@ def create_app(options: ReviewOptions):
     routes = [Route("/", index), Route("/api/doc", doc), Route("/api/edit", edit, methods=["POST"]),
               Route("/api/undo", undo, methods=["POST"]), Route("/api/export", export, methods=["POST"]),
               Route("/audio", audio), Mount("/static", StaticFiles(directory=STATIC), name="static")]
-    return TokenGate(Starlette(routes=routes), options)
-
-
-def listen(port: int) -> socket.socket:
-    """A listening socket on the loopback address only; port 0 picks a free one."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((HOST, port))
-    except OSError as e:
-        sock.close()
-        raise KaigirokuError(f"ポート {port} は使われています。--port で別の番号を指定するか、省いて空いている番号を使ってください。",
-                             str(e)) from e
-    sock.listen(64)
-    return sock
+    return Starlette(routes=routes)
 
 
 def prepare(result: Path, port: int = 0, audio: Path | None = None) -> tuple[ReviewOptions, socket.socket, Minutes]:

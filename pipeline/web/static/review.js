@@ -120,7 +120,7 @@ function accept(data, force) {
 
 async function edit(op, args) {
   await flush();
-  const data = await send("/api/edit", Object.assign({ op }, args));
+  const data = await send("api/edit", Object.assign({ op }, args));
   accept(data, true);
   return data;
 }
@@ -131,7 +131,7 @@ function flush() {
   const { i, text } = pending;
   pending = null;
   if (text === doc.utterances[i].text) return queue;
-  return send("/api/edit", { op: "text", index: i, text }).then((data) => accept(data, false));
+  return send("api/edit", { op: "text", index: i, text }).then((data) => accept(data, false));
 }
 
 function typed(i) {
@@ -243,7 +243,7 @@ function header() {
   $("file").title = doc.file;
   $("header-table").innerHTML = doc.header.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("");
   if (doc.audio.available) {
-    player.src = "/audio";
+    player.src = "audio";
   } else {
     player.hidden = true;
     const n = $("no-audio");
@@ -441,7 +441,7 @@ $("check").onclick = async () => {
 
 $("undo").onclick = async () => {
   await flush();
-  accept(await send("/api/undo", {}));
+  accept(await send("api/undo", {}));
 };
 
 $("rate").onchange = () => { player.playbackRate = Number($("rate").value); };
@@ -462,13 +462,13 @@ $("export").onclick = async () => {
   const name = prompt(pub ? "公開用の原稿のファイル名（結果ファイルと同じフォルダに書きます）" :
                             "原稿のファイル名（結果ファイルと同じフォルダに書きます）", `${stem}-${pub ? "公開用" : "校正済"}.docx`);
   if (!name) return;
-  let data = await send("/api/export", { name, public: pub });
+  let data = await send("api/export", { name, public: pub });
   if (data && data.exists) {
     if (!confirm(`${name} は既にあります（編集済みの原稿かもしれません）。上書きしますか？`)) {
       banner("書き出しをやめました。", "info");
       return;
     }
-    data = await send("/api/export", { name, public: pub, force: true });
+    data = await send("api/export", { name, public: pub, force: true });
   }
   if (data && data.path) banner(`書き出しました: ${data.path}`, "info");
 };
@@ -544,7 +544,7 @@ window.addEventListener("pagehide", () => {
   // the tab is closing: send what was typed (keepalive lets the request outlive the page)
   clearTimeout(timer);
   if (!pending || blocked) return;
-  fetch("/api/edit", { method: "POST", keepalive: true, headers: { "Content-Type": "application/json" },
+  fetch("api/edit", { method: "POST", keepalive: true, headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ rev: doc.rev, op: "text", index: pending.i, text: pending.text }) });
   pending = null;
 });
@@ -553,7 +553,7 @@ window.addEventListener("beforeunload", (e) => {
 });
 
 (async () => {
-  const r = await fetch("/api/doc", { credentials: "same-origin" });
+  const r = await fetch("api/doc", { credentials: "same-origin" });
   if (!r.ok) { setStatus("読み込めません", "error"); banner(await r.text(), "error"); return; }
   doc = await r.json();
   header();
