@@ -38,3 +38,19 @@ def cli_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
+
+
+def processes_naming(text: str) -> list[int]:
+    """Pids of live processes whose command line contains `text` (Linux /proc): what a test
+    left running (the app's worker, a server)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+                state = (entry / "stat").read_text().split()[2]
+            except OSError:
+                continue
+            if text in cmd and state != "Z":
+                found.append(int(entry.name))
+    return found

@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 import yaml
 
-from conftest import REPO
+from conftest import REPO, processes_naming
 
 SAMPLE = REPO / "tests" / "data" / "sample"
 MEETING_YAML = (SAMPLE / "meeting.yaml").read_text(encoding="utf-8")
@@ -271,19 +271,7 @@ def test_page_served_by_itself(app):
 
 
 def _workers_of(data_dir) -> list[int]:
-    from pathlib import Path
-
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-                state = (entry / "stat").read_text().split()[2]
-            except OSError:
-                continue
-            if f"pipeline.jobs worker --data {data_dir}" in cmd and state != "Z":
-                pids.append(int(entry.name))
-    return pids
+    return processes_naming(f"pipeline.jobs worker --data {data_dir}")
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "kill -9"])

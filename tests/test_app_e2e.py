@@ -18,13 +18,12 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 import yaml
 from docx import Document
 
-from conftest import KAIGIROKU, REPO
+from conftest import KAIGIROKU, REPO, processes_naming
 from scoring import docx_headings, docx_rows
 
 pytestmark = pytest.mark.slow
@@ -47,21 +46,6 @@ class Api:
         status, data = self.call(method, path, body, type)
         assert status in ok, (method, path, status, data.decode("utf-8", "replace"))
         return json.loads(data)
-
-
-def processes_naming(text: str) -> list[int]:
-    """Pids of live processes whose command line contains `text` (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-                state = (entry / "stat").read_text().split()[2]
-            except OSError:
-                continue
-            if text in cmd and state != "Z":
-                found.append(int(entry.name))
-    return found
 
 
 def test_app_drafts_like_the_cli(sample_dir, tmp_path, cli_env):
