@@ -1,48 +1,11 @@
 // The meeting list of `kaigiroku app`: everything through the JSON API under /api/ (the same
 // one scripts use). The cookie set by the first page load authenticates every request.
 "use strict";
-
-const $ = (sel) => document.querySelector(sel);
+// el, banner, api, minutesLeft, upload: common.js
 let current = null; // meeting id shown in the detail section
 let pollTimer = null;
 let recordingFor = null;
 
-function el(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") e.className = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v);
-  }
-  for (const c of children) if (c !== null && c !== undefined) e.append(c);
-  return e;
-}
-
-function banner(text, kind) {
-  const b = $("#banner");
-  b.hidden = !text;
-  b.textContent = text || "";
-  b.className = kind || "error";
-}
-
-async function api(method, path, body, type) {
-  const opts = { method, credentials: "same-origin", headers: {} };
-  if (body !== undefined) {
-    opts.body = body;
-    if (type) opts.headers["Content-Type"] = type;
-  }
-  const r = await fetch(path, opts);
-  const text = await r.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-  if (!r.ok) throw new Error((data && data.error) || `エラー（${r.status}）`);
-  return data;
-}
-
-function minutesLeft(s) {
-  if (s === null || s === undefined) return "";
-  return s < 60 ? "残り1分未満" : `残り約${Math.round(s / 60)}分`;
-}
 
 function stateCell(m) {
   const td = el("td", { class: "state" + (m.state === "エラー" ? " error" : "") }, m.state);
@@ -115,24 +78,6 @@ async function cancelJob(job) {
   if (!confirm("原稿作成を取り消しますか（終わった段階は保存され、次に作るときに使われます）。")) return;
   try { await api("DELETE", `/api/jobs/${job}`); } catch (e) { banner(e.message); }
   refresh();
-}
-
-function upload(path, file, onprogress) {
-  // XHR rather than fetch: an IC recorder's file is hundreds of MB, and the clerk wants to see it move
-  return new Promise((resolve, reject) => {
-    const x = new XMLHttpRequest();
-    x.open("PUT", `${path}${path.includes("?") ? "&" : "?"}name=${encodeURIComponent(file.name)}`);
-    if (file.type) x.setRequestHeader("Content-Type", file.type);
-    x.upload.onprogress = (ev) => { if (ev.lengthComputable && onprogress) onprogress(ev.loaded / ev.total); };
-    x.onload = () => {
-      let data = null;
-      try { data = JSON.parse(x.responseText); } catch (e) { data = null; }
-      if (x.status >= 200 && x.status < 300) resolve(data);
-      else reject(new Error((data && data.error) || `エラー（${x.status}）`));
-    };
-    x.onerror = () => reject(new Error("送信できませんでした。kaigiroku app が動いているか確認してください。"));
-    x.send(file);
-  });
 }
 
 function pickRecording(id) {
