@@ -19,12 +19,11 @@ import hashlib
 import json
 import os
 import unicodedata
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import KaigirokuError
-from .fileio import atomic_path
+from .fileio import atomic_path, folder_lock
 from .meeting import Meeting, empty_meeting
 from .types import Minutes
 
@@ -59,20 +58,9 @@ def private_folder(folder: Path) -> Path:
     return folder
 
 
-@contextmanager
-def locked(folder: Path) -> Iterator[None]:
-    """Exclusive use of one part of the library (POSIX flock on the folder; elsewhere none)."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+def locked(folder: Path):
+    """Exclusive use of one part of the library, among processes."""
+    return folder_lock(folder)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
