@@ -279,8 +279,10 @@ def test_bearer_tokens_and_disabled_users(service):
 
 # ---------------------------------------------------------------- the login limit
 
-def test_a_wrong_password_seven_times_is_slowed_per_account(tmp_path):
-    svc = Service(make_server(tmp_path, delay_s=0.4, max_delay_s=5.0))
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_wrong_password_seven_times_is_slowed_per_account(tmp_path, request, backend):
+    db = request.getfixturevalue("postgres")() if backend == "postgresql" else None
+    svc = Service(make_server(tmp_path, db, delay_s=0.4, max_delay_s=5.0))
     # each try from another address: what slows the seventh is the account's count
     tries = iter(range(1, 100))
     post = lambda password: svc.client((f"10.1.0.{next(tries)}", 1)).post(
@@ -408,3 +410,24 @@ def test_users_add_prints_a_token_that_authenticates(tmp_path, cli_env):
     assert off.returncode == 0
     with svc.bearer("佐藤") as api:
         assert api.get("/api/me").status_code == 401
+
+
+def test_list_filters_for_routes_of_other_pages(service):
+    """visible_jobs / visible_bodies: what a job list or the roster page narrows its query with."""
+    from sqlalchemy import select
+
+    from pipeline.jobs.accounts import find_user, principal
+    from pipeline.jobs.models import Body, Job
+    from pipeline.web.access import SCOPE_KEY, visible_bodies, visible_jobs
+
+    a, b, job_a, job_b = two_meetings(service)
+    with service.server.context.sessions() as s:
+        def scope(name):
+            user = find_user(s, name)
+            return {SCOPE_KEY: principal(user, s.get(Body, user.body_id) if user.body_id else None)}
+
+        jobs = lambda sc: s.scalars(visible_jobs(sc, select(Job.id))).all()
+        bodies = lambda sc: s.scalars(visible_bodies(sc, select(Body.name))).all()
+        assert jobs(scope("editor_a")) == [job_a] and jobs(scope("editor_b")) == [job_b]
+        assert sorted(jobs(scope("admin"))) == [job_a, job_b] and sorted(jobs({})) == [job_a, job_b]
+        assert bodies(scope("recorder_a")) == [BODY_A] and sorted(bodies(scope("admin"))) == sorted([BODY_A, BODY_B])

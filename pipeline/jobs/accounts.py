@@ -67,8 +67,11 @@ def new_token() -> str:
 # ---------------------------------------------------------------- passwords
 
 def _hasher():
-    from argon2 import PasswordHasher
-
+    try:
+        from argon2 import PasswordHasher
+    except ImportError as e:
+        raise KaigirokuError("パスワードの照合には argon2-cffi が必要です。pip install 'kaigiroku[service]' で入れてください。",
+                             str(e)) from e
     return PasswordHasher()
 
 

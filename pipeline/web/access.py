@@ -108,6 +108,34 @@ def visible_meetings(request, query):
     return query.where(MeetingRow.body_id == user.body_id) if user.body_id is not None else query.where(False)
 
 
+def visible_jobs(request, query):
+    """A select of Job narrowed to the jobs of meetings the request's user may see (a job list)."""
+    from ..jobs.models import Job, MeetingRow
+
+    user = current(request)
+    if user is None or user.role == "admin":
+        return query
+    if user.body_id is None:
+        return query.where(False)
+    return query.where(Job.meeting_id.in_(visible_meetings(request, _ids(MeetingRow))))
+
+
+def visible_bodies(request, query):
+    """A select of Body narrowed to the user's own body (admins: all)."""
+    from ..jobs.models import Body
+
+    user = current(request)
+    if user is None or user.role == "admin":
+        return query
+    return query.where(Body.id == user.body_id) if user.body_id is not None else query.where(False)
+
+
+def _ids(model):
+    from sqlalchemy import select
+
+    return select(model.id)
+
+
 def check_new_meeting(request, body_name: str) -> None:
     """A meeting may be created only for the user's own body (admins: any)."""
     user = current(request)
