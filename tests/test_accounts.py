@@ -405,6 +405,13 @@ def test_users_add_prints_a_token_that_authenticates(tmp_path, cli_env):
                              capture_output=True, text=True, env=cli_env, cwd=REPO, timeout=120)
         lines = bad.stderr.strip().splitlines()
         assert bad.returncode == 1 and len(lines) == 1 and text in lines[0], (args, bad.stderr)
+    # a new password: the old one no longer logs in
+    pw = subprocess.run([*users, "password", "佐藤", *where, "--password-stdin"], input="another password 7\n",
+                        capture_output=True, text=True, env=cli_env, cwd=REPO, timeout=120)
+    assert pw.returncode == 0, pw.stderr
+    with svc.client() as c:
+        assert c.post("/login", json={"name": "佐藤", "password": PASSWORD}).status_code == 401
+        assert c.post("/login", json={"name": "佐藤", "password": "another password 7"}).status_code == 200
     off = subprocess.run([*users, "disable", "佐藤", *where], capture_output=True, text=True, env=cli_env, cwd=REPO,
                          timeout=120)
     assert off.returncode == 0

@@ -15,6 +15,10 @@ answers, with a page that says which address to open). Everything is served from
 
 The data folder (default ~/kaigiroku) is created private and its database upgraded with the
 migrations at start.
+
+With `accounts` (the shared service, `kaigiroku server`) the token scheme gives way to
+`pipeline.web.login.AccountGate`: a login page, sessions with a CSRF token, Bearer API tokens,
+the role and body policy of `pipeline.web.access`, and the audit log (/audit, /api/audit).
 """
 
 from __future__ import annotations
