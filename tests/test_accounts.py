@@ -438,3 +438,27 @@ def test_list_filters_for_routes_of_other_pages(service):
         assert jobs(scope("editor_a")) == [job_a] and jobs(scope("editor_b")) == [job_b]
         assert sorted(jobs(scope("admin"))) == [job_a, job_b] and sorted(jobs({})) == [job_a, job_b]
         assert bodies(scope("recorder_a")) == [BODY_A] and sorted(bodies(scope("admin"))) == sorted([BODY_A, BODY_B])
+
+
+def test_a_login_ends_after_the_idle_time(tmp_path):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from pipeline.jobs.models import LoginSession
+
+    svc = Service(make_server(tmp_path, session_idle_s=600.0))
+    with svc.login("editor_a") as ed:
+        assert ed.get("/api/meetings").status_code == 200
+        with svc.server.context.sessions() as s:
+            row = s.scalar(select(LoginSession))
+            row.last_seen -= timedelta(seconds=500)  # within the idle time: still in, and touched
+            s.commit()
+        assert ed.get("/api/meetings").status_code == 200
+        with svc.server.context.sessions() as s:
+            row = s.scalar(select(LoginSession))
+            row.last_seen -= timedelta(seconds=601)
+            s.commit()
+        assert ed.get("/api/meetings").status_code == 401
+        with svc.server.context.sessions() as s:
+            assert s.scalar(select(LoginSession)) is None  # removed, not only refused

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import math
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,6 +67,11 @@ def new_token() -> str:
 
 # ---------------------------------------------------------------- passwords
 
+# Argon2 takes 64 MiB and ~130 ms (2-core PC) per check: at most this many at once, so a burst
+# of logins (or a guesser) cannot take the server's memory (40 request threads × 64 MiB)
+HASHING = threading.BoundedSemaphore(4)
+
+
 def _hasher():
     try:
         from argon2 import PasswordHasher
@@ -76,7 +82,8 @@ def _hasher():
 
 
 def hash_password(password: str) -> str:
-    return _hasher().hash(password)
+    with HASHING:
+        return _hasher().hash(password)
 
 
 # a hash to verify against when the name is unknown: a failed login takes as long either way,
@@ -86,9 +93,13 @@ _DUMMY: list[str] = []
 
 def check_password(user: User | None, password: str) -> bool:
     """The password is the user's (Argon2); rehashed in place when the parameters changed."""
+    with HASHING:
+        return _check(_hasher(), user, password)
+
+
+def _check(ph, user: User | None, password: str) -> bool:
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    ph = _hasher()
     if user is None or not user.password_hash:
         if not _DUMMY:
             _DUMMY.append(ph.hash(secrets.token_hex(16)))
