@@ -282,7 +282,7 @@ def test_bearer_tokens_and_disabled_users(service):
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_wrong_password_seven_times_is_slowed_per_account(tmp_path, request, backend):
     db = request.getfixturevalue("postgres")() if backend == "postgresql" else None
-    svc = Service(make_server(tmp_path, db, delay_s=0.4, max_delay_s=5.0))
+    svc = Service(make_server(tmp_path, db, delay_s=0.6, max_delay_s=5.0))
     # each try from another address: what slows the seventh is the account's count
     tries = iter(range(1, 100))
     post = lambda password: svc.client((f"10.1.0.{next(tries)}", 1)).post(
@@ -292,13 +292,13 @@ def test_a_wrong_password_seven_times_is_slowed_per_account(tmp_path, request, b
     start = time.monotonic()
     held = post(PASSWORD)  # even the right password is not looked at before the wait is over
     assert held.status_code == 429 and "秒後" in held.json()["error"] and held.headers["Retry-After"] == "1"
-    time.sleep(max(0.0, 0.45 - (time.monotonic() - start)))
-    assert post("wrong password").status_code == 401  # the 7th failure: the next wait doubles
+    time.sleep(max(0.0, 0.65 - (time.monotonic() - start)))
+    assert post("wrong password").status_code == 401  # the 7th failure: the next wait doubles (1.2 s)
     start = time.monotonic()
     assert post(PASSWORD).status_code == 429
-    time.sleep(0.45)
-    assert post(PASSWORD).status_code == 429  # 0.45 s < 0.8 s
-    time.sleep(max(0.0, 0.85 - (time.monotonic() - start)))
+    time.sleep(0.65)
+    assert post(PASSWORD).status_code == 429  # 0.65 s < 1.2 s
+    time.sleep(max(0.0, 1.25 - (time.monotonic() - start)))
     assert post(PASSWORD).status_code == 200
     # a good login clears the account's count
     assert post("wrong password").status_code == 401
@@ -308,7 +308,7 @@ def test_a_wrong_password_seven_times_is_slowed_per_account(tmp_path, request, b
 
 
 def test_many_names_from_one_address_are_slowed(tmp_path):
-    svc = Service(make_server(tmp_path, delay_s=0.4))
+    svc = Service(make_server(tmp_path, delay_s=0.6))
     guesser = svc.client(("10.9.9.9", 1))
     for n in range(6):
         assert guesser.post("/login", json={"name": f"guess{n}", "password": "x"}).status_code == 401
@@ -316,7 +316,7 @@ def test_many_names_from_one_address_are_slowed(tmp_path):
     assert held.status_code == 429
     # the same account from another desk is not held
     assert svc.client(("10.9.9.10", 1)).post("/login", json={"name": "editor_b", "password": PASSWORD}).status_code == 200
-    time.sleep(0.45)
+    time.sleep(0.65)
     assert guesser.post("/login", json={"name": "editor_b", "password": PASSWORD}).status_code == 200
 
 
