@@ -253,6 +253,7 @@ def routes(ctx: AppContext) -> list:
     from ..jobs.recordings import add_recording, recording_folder
     from ..jobs.runner import job_view
     from ..meeting import meeting_from_data, parse_meeting
+    from .access import check_new_meeting, visible_meetings
 
     no_store = {"Cache-Control": "no-store"}
 
@@ -276,7 +277,7 @@ def routes(ctx: AppContext) -> list:
                     like = f"%{text}%"
                     query = query.where(or_(MeetingRow.body.like(like), MeetingRow.session.like(like),
                                             MeetingRow.date.like(like), MeetingRow.place.like(like)))
-            rows = s.scalars(query).all()
+            rows = s.scalars(visible_meetings(request, query)).all()
             latest: dict[int, Job] = {}
             if rows:
                 for job in s.scalars(select(Job).where(Job.meeting_id.in_([r.id for r in rows])).order_by(Job.id)):
@@ -306,6 +307,7 @@ def routes(ctx: AppContext) -> list:
                     meeting_from_data(source, "会議ファイル")
             except KaigirokuError as e:
                 raise ApiError(422, e.message) from None
+            check_new_meeting(request, meeting.info.body)  # accounts: only for one's own body
             with ctx.sessions() as s:
                 body = roster_body(s, meeting)
                 row = MeetingRow()

@@ -15,6 +15,10 @@ answers, with a page that says which address to open). Everything is served from
 
 The data folder (default ~/kaigiroku) is created private and its database upgraded with the
 migrations at start.
+
+With `accounts` (the shared service, `kaigiroku server`) the token scheme gives way to
+`pipeline.web.login.AccountGate`: a login page, sessions with a CSRF token, Bearer API tokens,
+the role and body policy of `pipeline.web.access`, and the audit log (/audit, /api/audit).
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import KaigirokuError
+from .access import Denied
 from .api import ApiError, AppContext, draft_files, routes
+from ..jobs.options import AccountOptions
 from .auth import HOST, OneTimeCode, TokenGate, listen
 
 logger = logging.getLogger(__name__)
@@ -48,12 +54,16 @@ class AppServer:
     token: str
     port: int
     launch: OneTimeCode = field(default_factory=OneTimeCode)
+    # the shared service's accounts (`kaigiroku server`): logins, roles, audit log instead of
+    # the token scheme (pipeline.web.login); None: the single-PC app
+    accounts: AccountOptions | None = None
 
 
-def prepare_app(data_dir: str | Path | None = None, port: int = 0, model: str | None = None
-                ) -> tuple[AppServer, socket.socket]:
+def prepare_app(data_dir: str | Path | None = None, port: int = 0, model: str | None = None,
+                accounts: AccountOptions | bool | None = None) -> tuple[AppServer, socket.socket]:
     """The data folder (created, database upgraded), the queue and the listening socket:
-    everything that can fail, before serving."""
+    everything that can fail, before serving. `accounts`: True (the configured options) or
+    AccountOptions for the multi-user mode."""
     from ..jobs.data import DataFolder
     from ..jobs.db import upgrade
     from ..jobs.queue import make_queue
@@ -73,7 +83,12 @@ def prepare_app(data_dir: str | Path | None = None, port: int = 0, model: str | 
         resolve(model, "asr")  # an unknown model fails now, not in every draft
     sock = listen(port)
     context = AppContext(data=data, db_url=db_url, queue=make_queue(data, db_url), model=model)
-    return AppServer(context, secrets.token_urlsafe(32), sock.getsockname()[1]), sock
+    if accounts is True:
+        from ..config import load_options
+
+        accounts = load_options(None).accounts
+    return AppServer(context, secrets.token_urlsafe(32), sock.getsockname()[1],
+                     accounts=accounts or None), sock
 
 
 class ReviewMount:
@@ -123,6 +138,11 @@ def create_app(server: AppServer):
     def api_error(request: Request, e: ApiError):
         return JSONResponse({"error": e.message}, status_code=e.status)
 
+    def denied(request: Request, e: Denied):  # pipeline.web.access: 404 as if missing, or 403
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": e.message}, status_code=e.status)
+        return PlainTextResponse(e.message, status_code=e.status)
+
     def kaigiroku_error(request: Request, e: KaigirokuError):
         logger.warning("app: %s (%s)", e.message, e.detail)
         return JSONResponse({"error": e.message}, status_code=500)
@@ -139,14 +159,24 @@ def create_app(server: AppServer):
         return JSONResponse({"error": f"予期しないエラーが起きました（{type(e).__name__}）。管理者に連絡してください。"},
                             status_code=500)
 
+    extra = []
+    if server.accounts is not None:
+        from .login import account_routes
+
+        extra = account_routes(server.context, server.accounts)
     app = Starlette(routes=[
         Route("/", index),
+        *extra,
         *routes(server.context),
         Route("/meetings/{mid:int}/review", review_slash),
         Mount("/meetings/{mid:int}/review", app=ReviewMount(server)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ], exception_handlers={ApiError: api_error, KaigirokuError: kaigiroku_error, HTTPException: http_error,
+    ], exception_handlers={ApiError: api_error, Denied: denied, KaigirokuError: kaigiroku_error, HTTPException: http_error,
                            Exception: unexpected})
+    if server.accounts is not None:
+        from .login import AccountGate
+
+        return AccountGate(app, server.context, server.accounts)
     return TokenGate(app, token=server.token, port=server.port, launch=server.launch, command="kaigiroku app",
                      landing=LANDING, missing_status=401)
 
