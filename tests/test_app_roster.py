@@ -341,3 +341,26 @@ def _sample_result():
     audio = SAMPLE / "meeting.flac"
     return Minutes(AudioInfo(str(audio), sha256_file(audio), 83.5, 16000, 1), meeting.to_dict(),
                    Transcript("ja", 83.5, ()), speakers, utts, turns=tuple(Turn(u.start, u.end, u.speaker) for u in utts))
+
+
+def test_pages_served_by_themselves(app):  # noqa: F811
+    """The two pages and what they load come from kaigiroku (no CDN), each page has its own
+    script after common.js, and the scripts call only the documented API."""
+    import re
+
+    client, _, _ = app
+    mid = post_sample(client)
+    for path, script, title in (("/bodies", "bodies.js", "附属機関と名簿"), ("/meetings/new", "meeting.js", "会議の準備"),
+                                (f"/meetings/{mid}/edit", "meeting.js", "会議の準備")):
+        page = client.get(path)
+        assert page.status_code == 200 and title in page.text, path
+        assert page.text.index("/static/common.js") < page.text.index(f"/static/{script}")
+    assert client.get("/meetings/999/edit").status_code == 404
+    for name in ("bodies.html", "bodies.js", "meeting.html", "meeting.js", "roster.css"):
+        r = client.get(f"/static/{name}")
+        assert r.status_code == 200, name
+        assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", r.text, re.I), name
+    for name in ("bodies.js", "meeting.js"):
+        called = {c.lstrip("`") for c in re.findall(r"`?/api/[a-z]+", client.get(f"/static/{name}").text)}
+        assert called <= {"/api/bodies", "/api/meetings"}, name
+    assert 'href="/bodies"' in client.get("/").text and 'href="/meetings/new"' in client.get("/").text
