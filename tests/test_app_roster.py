@@ -205,19 +205,18 @@ def test_meeting_edited_until_its_draft_starts(app):  # noqa: F811
 
 # ---------------------------------------------------------------- 完了
 
-def _drafted(server, mid: int, result_json) -> None:
+def drafted(data, db_url: str, mid: int, result_json) -> None:
     """The meeting as a finished draft leaves it: a recording, a done job, its result in the
     results folder (here a result made by the real cleaning and edited by the review's function)."""
     from pipeline.fileio import sha256_file
     from pipeline.jobs.db import session_factory
     from pipeline.jobs.models import Job, JobState, MeetingRow, MeetingState, RecordingRow
 
-    data = server.context.data
     folder = data.folder("results", mid)
     shutil.copyfile(result_json, folder / "meeting.json")
     audio = data.folder("recordings", mid) / "meeting.flac"
     shutil.copyfile(SAMPLE / "meeting.flac", audio)
-    with session_factory(server.context.db_url)() as s:
+    with session_factory(db_url)() as s:
         rec = RecordingRow(meeting_id=mid, path=data.relative(audio), sha256=sha256_file(audio), duration=83.5)
         s.add(rec)
         s.flush()
@@ -242,8 +241,8 @@ def test_done_collects_the_editors_words_and_queues_voices_only_with_consent(app
     fixes = {"新議会": "審議会", "公民間": "公民館"}
     first, second = post_sample(client), post_sample(client)
     assert client.post(f"/api/meetings/{first}/done").status_code == 409  # no draft yet
-    _drafted(server, first, edited_result(tmp_path, options, "meeting-1", fixes))
-    _drafted(server, second, edited_result(tmp_path, options, "meeting-2", fixes))
+    drafted(server.context.data, server.context.db_url, first, edited_result(tmp_path, options, "meeting-1", fixes))
+    drafted(server.context.data, server.context.db_url, second, edited_result(tmp_path, options, "meeting-2", fixes))
 
     r = client.post(f"/api/meetings/{first}/done")
     assert r.status_code == 200, r.text
@@ -289,7 +288,7 @@ def test_done_stands_when_the_learning_fails(app, tmp_path):  # noqa: F811
     mid = post_sample(client)
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"schema": 1, "audio": {}}), encoding="utf-8")
-    _drafted(server, mid, broken)
+    drafted(server.context.data, server.context.db_url, mid, broken)
     voices_file = body_file(library_root(server.context.data), "voices", BODY)
     voices_file.parent.mkdir(parents=True)
     voices_file.write_text("{not json", encoding="utf-8")
@@ -314,7 +313,7 @@ def test_the_worker_learns_the_voices_of_a_meeting_marked_done(app, tmp_path):  
     result = tmp_path / "OUT.json"
     result.write_text(json.dumps(_sample_result().to_dict(), ensure_ascii=False), encoding="utf-8")
     mid = post_sample(client)
-    _drafted(server, mid, result)
+    drafted(server.context.data, server.context.db_url, mid, result)
     client.put(f"/api/bodies/{client.get('/api/bodies').json()['bodies'][0]['id']}/consent", json={"note": "同意"})
     assert client.post(f"/api/meetings/{mid}/done").json()["voices"]["state"] == "queued"
     task = _pending(server)[0]

@@ -115,3 +115,44 @@ def test_roster_then_a_meeting_prepared_by_ticking(browser, app_url):  # noqa: F
     assert page.locator("#people tbody tr.absent td:nth-child(2) input").input_value() == "小林 明子"
     assert page.get_attribute("#export", "href") == f"/api/meetings/{mid}/meeting.yaml"
     assert not errors
+
+
+def test_done_from_the_list_shows_what_was_learned(browser, app_url, tmp_path, options):  # noqa: F811
+    """完了にする on a corrected result (made by the real cleaning, edited with the review page's
+    function, stored where a finished draft leaves it): the notices in Japanese, the state, and
+    the meeting's page locked with what 完了 learned."""
+    from test_app_roster import drafted
+    from test_words import edited_result
+
+    from pipeline.jobs.data import DataFolder
+
+    from conftest import SAMPLE
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: d.accept())
+    page.goto(app_url)
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('更新')")
+    mid = page.evaluate("""async (text) => (await (await fetch('/api/meetings', {method: 'POST',
+        headers: {'Content-Type': 'application/yaml'}, body: text})).json()).id""",
+                        (SAMPLE / "meeting.yaml").read_text(encoding="utf-8"))
+    data = DataFolder(tmp_path / "data")
+    drafted(data, data.db_url, mid, edited_result(tmp_path, options, "meeting-1", {"新議会": "審議会"}))
+    page.reload()
+    row = page.locator(f"#meetings tbody tr[data-id='{mid}']")
+    row.locator("button", has_text="完了にする").click()
+    page.wait_for_selector("#banner.info")
+    notice = page.inner_text("#banner")
+    assert notice.startswith("完了にしました。") and "直した語を 1 組記録しました" in notice
+    assert "同意が記録されていないため、声は学習しません" in notice
+    page.wait_for_function(f"document.querySelector(\"#meetings tbody tr[data-id='{mid}'] td.state\").textContent === '完了'")
+    assert row.locator("button", has_text="完了にする").count() == 0
+
+    row.locator("a", has_text="内容").click()
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("#locked").is_visible() and page.locator("input[name='session']").is_disabled()
+    assert page.input_value("input[name='session']") == "令和6年度 第2回"
+    learned = page.inner_text("#learning")
+    assert "直した語を 1 組記録しました" in learned and "声は学習しません" in learned
+    assert not errors

@@ -36,7 +36,8 @@ function opsCell(m) {
     td.append(el("button", { type: "button", onclick: () => startDraft(m.id) }, m.draft ? "原稿を作り直す" : "原稿作成"));
   }
   if (busy) td.append(el("button", { type: "button", onclick: () => cancelJob(j.id) }, "取消"));
-  if (!m.draft && !busy) td.append(el("a", { href: `/meetings/${m.id}/edit` }, "編集"));
+  // the form page: editable until the draft starts, then it shows the meeting and what 完了 learned
+  td.append(el("a", { href: `/meetings/${m.id}/edit` }, m.draft || busy ? "内容" : "編集"));
   if (m.draft && !busy && m.state !== "完了") {
     td.append(el("button", { type: "button", onclick: () => markDone(m.id) }, "完了にする"));
   }
