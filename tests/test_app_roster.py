@@ -119,6 +119,12 @@ def test_rename_moves_the_learned_words_and_the_meetings_not_yet_drafted(app):  
     r = client.patch(f"/api/bodies/{bid}", json={"name": "緑川町都市計画審議会"})
     assert r.status_code == 422 and "もう登録されています" in r.json()["error"]
     assert client.patch(f"/api/bodies/{other}", json={"member_labels": "names"}).json()["member_labels"] == "names"
+    # learned data under the new name (a body deleted from the app, the CLI's library): not merged
+    words.add_meeting(root, "緑川町教育審議会", "m7", [("教育委", "教育委員会")])
+    r = client.patch(f"/api/bodies/{bid}", json={"name": "緑川町教育審議会"})
+    assert r.status_code == 422 and "もう学習データがあります" in r.json()["error"]
+    assert client.get(f"/api/bodies/{bid}").json()["name"] == "緑川町公民館審議会"
+    assert [p.right for p in words.load_pairs(root, "緑川町公民館審議会")] == ["審議会"]
     # consent withdrawn: the body's learned voices and consent are gone
     assert client.delete(f"/api/bodies/{bid}/consent").json()["consent"] is None
 

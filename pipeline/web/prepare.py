@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KaigirokuError
-from .api import MEETING_BYTES, YAML_TYPES, ApiError, AppContext, _media_type, _meeting_row, draft_files, read_capped, roster_body
+from .api import (MEETING_BYTES, YAML_TYPES, ApiError, AppContext, _media_type, _meeting_row, draft_files, read_capped,
+                  roster_body)
 
 logger = logging.getLogger(__name__)
 

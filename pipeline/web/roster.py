@@ -213,6 +213,15 @@ def routes(ctx: AppContext) -> list:
     def page(request: Request):
         return FileResponse(STATIC / "bodies.html", headers=no_store)
 
+    def with_json(fn):
+        """A route whose JSON object is read here and handled in the thread pool (the
+        database and the library files are blocking calls)."""
+        async def route(request: Request):
+            data = await read_json_object(request)
+            return await run_in_threadpool(fn, request, data)
+
+        return route
+
     def list_bodies(request: Request):
         with ctx.sessions() as s:
             out = []
@@ -222,8 +231,7 @@ def routes(ctx: AppContext) -> list:
                             "meetings": len(b.meetings), "consent": learning_view(ctx, b.name)["consent"] is not None})
             return answer({"bodies": out, "roles": list(ROLES), "label_styles": LABEL_STYLE_NAMES})
 
-    async def create_body(request: Request):
-        data = await read_json_object(request)
+    def create_body(request: Request, data: dict[str, Any]):
         name = _text(data, "name", "附属機関名", 200, required=True)
         kind = _text(data, "kind", "種別", 40) or ""
         style = _label_style(data) or "letters"
@@ -238,32 +246,26 @@ def routes(ctx: AppContext) -> list:
         with ctx.sessions() as s:
             return answer(body_view(ctx, s, _body(s, request.path_params["bid"])))
 
-    async def update_body(request: Request):
-        data = await read_json_object(request)
+    def update_body(request: Request, data: dict[str, Any]):
         name = _text(data, "name", "附属機関名", 200, required="name" in data)
         kind = _text(data, "kind", "種別", 40)
         style = _label_style(data)
+        with ctx.sessions() as s:
+            body = _body(s, request.path_params["bid"])
+            if name is not None and name != body.name:
+                _name_free(s, name, exclude=body.id)
+                rename_body(ctx, s, body, name)
+            if kind is not None:
+                body.kind = kind
+            if style is not None:
+                body.member_labels = style
+            s.commit()
+            return answer(body_view(ctx, s, body))
 
-        def update() -> dict[str, Any]:
-            with ctx.sessions() as s:
-                body = _body(s, request.path_params["bid"])
-                if name is not None and name != body.name:
-                    _name_free(s, name, exclude=body.id)
-                    rename_body(ctx, s, body, name)
-                if kind is not None:
-                    body.kind = kind
-                if style is not None:
-                    body.member_labels = style
-                s.commit()
-                return body_view(ctx, s, body)
-
-        return answer(await run_in_threadpool(update))
-
-    async def set_consent(request: Request):
+    def set_consent(request: Request, data: dict[str, Any]):
         from .. import voices
         from ..jobs.finish import library_root
 
-        data = await read_json_object(request)
         note = _text(data, "note", "同意の記録", 500) or ""
         with ctx.sessions() as s:
             body = _body(s, request.path_params["bid"])
@@ -282,8 +284,7 @@ def routes(ctx: AppContext) -> list:
             voices.delete_body(library_root(ctx.data), body.name)
             return answer(learning_view(ctx, body.name))
 
-    async def add_member(request: Request):
-        data = await read_json_object(request)
+    def add_member(request: Request, data: dict[str, Any]):
         name = _text(data, "name", "氏名", 100, required=True)
         role = _role(data, required=True)
         title, label = _text(data, "title", "職名", 100) or None, _text(data, "label", "表示名", 100) or None
@@ -296,8 +297,7 @@ def routes(ctx: AppContext) -> list:
             s.commit()
             return answer({"id": member.id}, 201)
 
-    async def update_member(request: Request):
-        data = await read_json_object(request)
+    def update_member(request: Request, data: dict[str, Any]):
         name = _text(data, "name", "氏名", 100, required="name" in data)
         role = _role(data, required=False)
         active = data.get("active")
@@ -331,8 +331,7 @@ def routes(ctx: AppContext) -> list:
             clip.unlink(missing_ok=True)
         return answer({"deleted": request.path_params["mid"]})
 
-    async def reorder(request: Request):
-        data = await read_json_object(request)
+    def reorder(request: Request, data: dict[str, Any]):
         ids = data.get("members")
         with ctx.sessions() as s:
             body = _body(s, request.path_params["bid"])
@@ -349,7 +348,7 @@ def routes(ctx: AppContext) -> list:
     async def put_member_voice(request: Request):
         bid, mid = request.path_params["bid"], request.path_params["mid"]
         if request.query_params.get("consent") not in ("1", "true", "yes"):
-            raise ApiError(422, "名簿に声を残すには本人の同意が必要です。同意を確かめて「同意あり」を選んでから登録してください。")
+            raise ApiError(422, "名簿に声を残すには本人の同意が必要です。同意を確かめて「本人の同意あり」を選んでから登録してください。")
 
         def member_name() -> str:
             with ctx.sessions() as s:
@@ -388,15 +387,15 @@ def routes(ctx: AppContext) -> list:
     return [
         Route("/bodies", page, methods=["GET"]),
         Route(base, list_bodies, methods=["GET"]),
-        Route(base, create_body, methods=["POST"]),
+        Route(base, with_json(create_body), methods=["POST"]),
         Route(one, get_body, methods=["GET"]),
-        Route(one, update_body, methods=["PATCH", "PUT"]),
-        Route(one + "/consent", set_consent, methods=["PUT"]),
+        Route(one, with_json(update_body), methods=["PATCH", "PUT"]),
+        Route(one + "/consent", with_json(set_consent), methods=["PUT"]),
         Route(one + "/consent", withdraw_consent, methods=["DELETE"]),
-        Route(one + "/members", add_member, methods=["POST"]),
-        Route(person, update_member, methods=["PATCH", "PUT"]),
+        Route(one + "/members", with_json(add_member), methods=["POST"]),
+        Route(person, with_json(update_member), methods=["PATCH", "PUT"]),
         Route(person, delete_member, methods=["DELETE"]),
-        Route(one + "/order", reorder, methods=["PUT"]),
+        Route(one + "/order", with_json(reorder), methods=["PUT"]),
         Route(person + "/voice", put_member_voice, methods=["PUT"]),
         Route(person + "/voice", delete_member_voice, methods=["DELETE"]),
     ]
