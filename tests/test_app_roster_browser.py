@@ -76,6 +76,7 @@ def test_roster_then_a_meeting_prepared_by_ticking(browser, app_url):  # noqa: F
     page.fill("input[name='end']", "15:00")
     page.dispatch_event("input[name='end']", "change")
     assert page.input_value("input[name='date']") == "令和6年12月10日（火曜日） 14時00分から15時00分まで"
+    page.fill("input[name='place']", "緑川町中央公民館 2階 会議室")
     page.fill("textarea[name='agenda']", "14:00 開会\n14:05 案件1 公民館講座について\n15:00 閉会")
 
     # a guest with a roster member's name: the CLI's line, nothing saved
@@ -114,6 +115,22 @@ def test_roster_then_a_meeting_prepared_by_ticking(browser, app_url):  # noqa: F
         sorted(["山本 健一", "佐藤 由美", "石井 真理", "田中 一郎"])
     assert page.locator("#people tbody tr.absent td:nth-child(2) input").input_value() == "小林 明子"
     assert page.get_attribute("#export", "href") == f"/api/meetings/{mid}/meeting.yaml"
+
+    # the body's next meeting: 回次, hours and place follow the last one; pick the day and save
+    page.goto(app_url.split("/?")[0] + "/meetings/new")
+    page.wait_for_selector("body[data-ready='1']")
+    page.fill("input[name='body']", BODY)
+    page.dispatch_event("input[name='body']", "change")
+    page.wait_for_function("document.querySelectorAll('#people tbody tr').length === 5")  # 田中 joined the roster
+    assert page.input_value("input[name='session']") == "令和6年度 第4回"
+    assert (page.input_value("input[name='start']"), page.input_value("input[name='end']")) == ("14:00", "15:00")
+    assert page.input_value("input[name='place']") == "緑川町中央公民館 2階 会議室"
+    page.fill("input[name='day']", "2025-02-04")
+    page.dispatch_event("input[name='day']", "change")
+    assert page.input_value("input[name='date']") == "令和7年2月4日（火曜日） 14時00分から15時00分まで"
+    page.click("#save")
+    page.wait_for_function("document.querySelectorAll('#meetings tbody tr').length === 2")
+    assert page.locator("#meetings tbody tr").first.locator("td").nth(1).inner_text() == "令和6年度 第4回"
     assert not errors
 
 

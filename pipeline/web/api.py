@@ -12,6 +12,9 @@ what a script may use with the header X-Kaigiroku-Token.
     DELETE /api/jobs/{job}                     cancel
     GET    /api/meetings/{id}/minutes.docx     the draft as Word (?public=1: 公開用), with the review's edits
 
+Bodies and rosters (/api/bodies…) are in `pipeline.web.roster`; editing a meeting before its
+draft (PUT /api/meetings/{id}) and 完了 (/api/meetings/{id}/done) in `pipeline.web.prepare`.
+
 Errors are one Japanese line, {"error": "..."}, with the status that says why (404 no such
 thing, 409 not now, 413 too large, 415 wrong type, 422 unusable content).
 

@@ -37,6 +37,20 @@ function composeDate() {
 }
 for (const name of ["day", "start", "end"]) f[name].addEventListener("change", composeDate);
 
+// The next meeting usually follows the last one: 第2回 → 第3回, the same hours (the clerk checks
+// both; the last meeting is shown beside them).
+function nextSession(session) {
+  const t = (session || "").normalize("NFKC");
+  const m = t.match(/^(.*第)(\d+)(回.*)$/);
+  return m ? `${m[1]}${Number(m[2]) + 1}${m[3]}` : "";
+}
+
+function lastTimes(date) {
+  const t = (date || "").normalize("NFKC");
+  const hm = (re) => { const m = t.match(re); return m ? `${m[1].padStart(2, "0")}:${m[2]}` : ""; };
+  return { start: hm(/(\d{1,2})時(\d{2})分から/), end: hm(/(\d{1,2})時(\d{2})分まで/) };
+}
+
 // ---- participants
 
 function roleSelect(chosen) {
@@ -61,7 +75,8 @@ function addRow(member, p, present) {
   };
   row.present.checked = present;
   if (member) row.name.readOnly = true; // the roster's name links the person to their voice
-  const remove = member ? el("span", { class: "help" }, member.active ? "名簿" : "名簿（退任）")
+  const remove = member ? el("span", { class: "help" }, (member.active ? "名簿" : "名簿（退任）") +
+    (member.voice && member.voice_consent ? "・声あり" : ""))
     : el("button", { type: "button", onclick: () => { rows = rows.filter((r) => r !== row); row.tr.remove(); } }, "×");
   row.tr = el("tr", { class: present ? "" : "absent" }, el("td", {}, row.present), el("td", {}, row.name),
     el("td", {}, row.role), el("td", {}, row.title), el("td", {}, row.label), el("td", {}, remove));
@@ -91,6 +106,11 @@ async function showRoster(name, meeting) {
       const last = b.last_meeting;
       if (last) {
         $("#last").textContent = `前回: ${last.session || ""} ${last.date || ""}`.trim();
+        if (!f.session.value) f.session.value = nextSession(last.session);
+        const times = lastTimes(last.date);
+        if (!f.start.value && times.start) f.start.value = times.start;
+        if (!f.end.value && times.end) f.end.value = times.end;
+        composeDate();
         if (!f.place.value) f.place.value = last.place;
         if (!f.vocabulary.value) f.vocabulary.value = last.vocabulary.join("\n");
         if (!f.agenda.value) f.agenda.placeholder = last.agenda.join("\n");
