@@ -324,7 +324,7 @@ def test_the_worker_learns_the_voices_of_a_meeting_marked_done(app, tmp_path):  
     assert client.post(f"/api/meetings/{mid}/done").json()["voices"]["state"] == "queued"
     task = _pending(server)[0]
     queue: JobQueue = server.context.queue
-    queue._learn(*task.args)  # what the worker runs for the task
+    queue.huey.execute(task)  # what the worker's consumer does with it
     status = client.get(f"/api/meetings/{mid}/learning").json()["voices"]
     assert status["state"] == "done", status
     assert "佐藤 由美: 学習しました" in "\n".join(status["lines"])  # 30 s of her own speech
