@@ -65,10 +65,21 @@ class JobQueue:
 
         self.sessions = session_factory(self.db_url)
         self.draft_task = self.huey.task(name="draft")(self._draft)
+        self.learn_task = self.huey.task(name="learn")(self._learn)
 
     def _draft(self, job_id: int) -> None:
         run_job(job_id, self.sessions, self.data.root, worker=worker_id(),
                 worker_overrides=self.worker_overrides, job_options=self.job_options)
+
+    def _learn(self, meeting_id: int, result: str, audio: str) -> None:
+        from .finish import learn_voices
+
+        learn_voices(self.data, meeting_id, result, audio, self.worker_overrides)
+
+    def learn(self, meeting_id: int, result: str, audio: str) -> None:
+        """Learn the voices of a meeting marked 完了 (pipeline.jobs.finish), in the worker:
+        minutes of CPU that must not run in the app process while it records."""
+        self.learn_task(meeting_id, result, audio)
 
     def submit(self, meeting_id: int, recording_id: int | None = None,
                overrides: dict[str, dict[str, Any]] | None = None) -> Job:

@@ -12,6 +12,9 @@ what a script may use with the header X-Kaigiroku-Token.
     DELETE /api/jobs/{job}                     cancel
     GET    /api/meetings/{id}/minutes.docx     the draft as Word (?public=1: 公開用), with the review's edits
 
+Bodies and rosters (/api/bodies…) are in `pipeline.web.roster`; editing a meeting before its
+draft (PUT /api/meetings/{id}) and 完了 (/api/meetings/{id}/done) in `pipeline.web.prepare`.
+
 Errors are one Japanese line, {"error": "..."}, with the status that says why (404 no such
 thing, 409 not now, 413 too large, 415 wrong type, 422 unusable content).
 
@@ -238,6 +241,20 @@ def check_voice(path: Path, name: str) -> None:
         raise ApiError(422, message) from None
 
 
+def keep_in_roster(data, member, clip: Path) -> None:
+    """A checked clip kept with the person in the body's roster (voices/B/member-N.ext). Only
+    with the person's consent, which the caller has asked for: a voice print is personal data."""
+    from ..jobs.models import utcnow
+
+    own = data.folder("voices", member.body_id) / f"member-{member.id}{clip.suffix}"
+    with atomic_path(own) as tmp:
+        tmp.write_bytes(clip.read_bytes())
+    if member.voice and member.voice != data.relative(own):
+        data.path(member.voice).unlink(missing_ok=True)  # the previous clip, of another file type
+    member.voice, member.voice_sha256 = data.relative(own), sha256_file(own)
+    member.voice_consent, member.voice_consent_at = True, utcnow()
+
+
 # ---------------------------------------------------------------- routes
 
 def routes(ctx: AppContext) -> list:
@@ -347,8 +364,6 @@ def routes(ctx: AppContext) -> list:
         await stream_to(request, incoming, VOICE_BYTES)
 
         def keep() -> dict[str, Any]:
-            from ..jobs.models import utcnow
-
             try:
                 check_voice(incoming, name)
                 with ctx.sessions() as s:
@@ -360,12 +375,7 @@ def routes(ctx: AppContext) -> list:
                     kept = "meeting"
                     member: Member | None = attendee.member
                     if consent and member is not None:
-                        # the roster keeps a voice only with the person's consent (a voice print is personal data)
-                        own = ctx.data.folder("voices", member.body_id) / f"member-{member.id}{clip.suffix}"
-                        with atomic_path(own) as tmp:
-                            tmp.write_bytes(clip.read_bytes())
-                        member.voice, member.voice_sha256 = ctx.data.relative(own), sha256_file(own)
-                        member.voice_consent, member.voice_consent_at = True, utcnow()
+                        keep_in_roster(ctx.data, member, clip)
                         kept = "roster"
                     s.commit()
                     return {"name": name, "kept": kept}

@@ -7,6 +7,9 @@ answers, with a page that says which address to open). Everything is served from
 `pipeline/web/static/` (no CDN: town-hall PCs may be on a closed network).
 
 - `/`: the meeting list (static/app.*), which uses the JSON API of `pipeline.web.api`;
+- `/bodies`: bodies and their rosters (static/bodies.*, API in `pipeline.web.roster`);
+- `/meetings/new`, `/meetings/{id}/edit`: the meeting form (static/meeting.*, API in
+  `pipeline.web.prepare`, with 完了 and what it learns);
 - `/meetings/{id}/review/`: the review page (`review.review_app`) on the meeting's latest
   draft, with the same saving, undo and conflict rules as `kaigiroku review`;
 - drafts run in one worker process beside the app (``python -m pipeline.jobs worker --data
@@ -37,6 +40,8 @@ from .access import Denied
 from .api import ApiError, AppContext, draft_files, routes
 from ..jobs.options import AccountOptions
 from .auth import HOST, OneTimeCode, TokenGate, listen
+from .prepare import routes as prepare_routes
+from .roster import routes as roster_routes
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +173,8 @@ def create_app(server: AppServer):
         Route("/", index),
         *extra,
         *routes(server.context),
+        *roster_routes(server.context),  # 附属機関と名簿
+        *prepare_routes(server.context),  # 会議の準備, 完了
         Route("/meetings/{mid:int}/review", review_slash),
         Mount("/meetings/{mid:int}/review", app=ReviewMount(server)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -36,6 +36,11 @@ function opsCell(m) {
     td.append(el("button", { type: "button", onclick: () => startDraft(m.id) }, m.draft ? "原稿を作り直す" : "原稿作成"));
   }
   if (busy) td.append(el("button", { type: "button", onclick: () => cancelJob(j.id) }, "取消"));
+  // the form page: editable until the draft starts, then it shows the meeting and what 完了 learned
+  td.append(el("a", { href: `/meetings/${m.id}/edit` }, m.draft || busy ? "内容" : "編集"));
+  if (m.draft && !busy && m.state !== "完了") {
+    td.append(el("button", { type: "button", onclick: () => markDone(m.id) }, "完了にする"));
+  }
   if (m.draft) {
     td.append(el("a", { href: `/meetings/${m.id}/review/`, target: "_blank", rel: "noopener" }, "校正"));
     td.append(el("a", { href: `/api/meetings/${m.id}/minutes.docx` }, "Word（原稿）"));
@@ -70,6 +75,16 @@ async function startDraft(id) {
   try {
     await api("POST", `/api/meetings/${id}/draft`);
     banner("原稿作成を始めました。進み具合は一覧に表示されます。", "info");
+  } catch (e) { banner(e.message); }
+  refresh();
+}
+
+async function markDone(id) {
+  // 完了: the words the editor corrected are kept, and the voices learned where the body agreed
+  if (!confirm("校正を終えて「完了」にしますか（直した語と、同意のある附属機関では声を学習します）。")) return;
+  try {
+    const r = await api("POST", `/api/meetings/${id}/done`);
+    banner(["完了にしました。", ...r.notices].join("\n"), "info");
   } catch (e) { banner(e.message); }
   refresh();
 }
