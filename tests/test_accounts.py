@@ -462,3 +462,28 @@ def test_a_login_ends_after_the_idle_time(tmp_path):
         assert ed.get("/api/meetings").status_code == 401
         with svc.server.context.sessions() as s:
             assert s.scalar(select(LoginSession)) is None  # removed, not only refused
+
+
+def test_rosters_and_done_follow_the_same_policy(service):
+    """The roster pages' API (附属機関と名簿) and 完了 under accounts: a body's editor lists only
+    their own body, cannot open another's or add a body; a recorder cannot mark 完了."""
+    a, b, _, _ = two_meetings(service)
+    with service.bearer("admin") as admin:
+        bodies = {x["name"]: x["id"] for x in admin.get("/api/bodies").json()["bodies"]}
+    assert {BODY_A, BODY_B} <= set(bodies)
+    with service.bearer("editor_a") as ed:
+        assert [x["name"] for x in ed.get("/api/bodies").json()["bodies"]] == [BODY_A]
+        other = ed.get(f"/api/bodies/{bodies[BODY_B]}")
+        assert other.status_code == 404
+        r = ed.post("/api/bodies", json={"name": "新しい審議会"})
+        assert r.status_code == 403 and "管理者" in r.json()["error"]
+        new = ed.post("/api/meetings", content=MEETING_YAML.encode(), headers={"Content-Type": "application/yaml"})
+        assert new.status_code == 201, new.text
+        r = ed.put(f"/api/meetings/{new.json()['id']}", json={"meeting": {"body": BODY_B, "date": "2025-02-03"},
+                                                             "participants": [{"name": "田中 一郎", "role": "会長"}]})
+        assert r.status_code == 403, r.text  # never moved into another body
+    with service.bearer("recorder_a") as rec:
+        r = rec.post(f"/api/meetings/{a}/done")
+        assert r.status_code == 403, r.text
+    with service.bearer("admin") as admin:
+        assert admin.post("/api/bodies", json={"name": "新しい審議会"}).status_code == 201

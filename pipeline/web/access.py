@@ -6,7 +6,7 @@ Roles (one body each, except admins):
 |----------|-----------------------------------------------------------------|-------|--------|----------|
 | view     | the meeting list, a meeting, its jobs, meeting.yaml             | all   | body   | body     |
 | record   | create/prepare a meeting, roster, voices, recordings, drafts    | all   | body   | body     |
-| edit     | the review page (read and save the draft), undo                 | all   | body   | —        |
+| edit     | the review page (read and save the draft), undo, 完了             | all   | body   | —        |
 | export   | Word (draft and 公開用)                                          | all   | body   | —        |
 | delete   | delete a meeting                                                | all   | body   | —        |
 | admin    | users, the audit log                                            | yes   | —      | —        |
@@ -164,6 +164,8 @@ def path_action(method: str, path: str) -> tuple[str, str, int] | None:
         rest = m.group(2) or ""
         if rest.startswith("/minutes"):
             action = "export"
+        elif rest.startswith("/done") and not read:
+            action = "edit"  # 完了: the editor says the corrected draft is final
         elif read:
             action = "view"
         elif method == "DELETE" and not rest:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KaigirokuError
+from .access import check_new_meeting
 from .api import (MEETING_BYTES, YAML_TYPES, ApiError, AppContext, _media_type, _meeting_row, draft_files, read_capped,
                   roster_body)
 
@@ -119,6 +120,7 @@ def routes(ctx: AppContext) -> list:
     async def update_meeting(request: Request):
         mid = request.path_params["mid"]
         meeting, has_speakers = await read_meeting(request)
+        check_new_meeting(request, meeting.info.body)  # accounts: not moved to another body
 
         def store() -> dict[str, Any]:
             with ctx.sessions() as s:

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..errors import KaigirokuError
 from ..meeting import MEMBER_LABEL_STYLES, ROLES
+from .access import Denied, current, visible_bodies
 from .api import VOICE_BYTES, ApiError, AppContext, _audio_suffix, check_voice, keep_in_roster, read_capped, stream_to
 
 logger = logging.getLogger(__name__)
@@ -225,13 +226,16 @@ def routes(ctx: AppContext) -> list:
     def list_bodies(request: Request):
         with ctx.sessions() as s:
             out = []
-            for b in s.scalars(select(Body).order_by(Body.name)):
+            for b in s.scalars(visible_bodies(request, select(Body).order_by(Body.name))):
                 out.append({"id": b.id, "name": b.name, "kind": b.kind, "member_labels": b.member_labels,
                             "members": sum(1 for m in b.members if m.active), "left": sum(1 for m in b.members if not m.active),
                             "meetings": len(b.meetings), "consent": learning_view(ctx, b.name)["consent"] is not None})
             return answer({"bodies": out, "roles": list(ROLES), "label_styles": LABEL_STYLE_NAMES})
 
     def create_body(request: Request, data: dict[str, Any]):
+        user = current(request)
+        if user is not None and user.role != "admin":  # the service: a user belongs to one body
+            raise Denied(403, "附属機関を追加できるのは管理者だけです。管理者に依頼してください。")
         name = _text(data, "name", "附属機関名", 200, required=True)
         kind = _text(data, "kind", "種別", 40) or ""
         style = _label_style(data) or "letters"
