@@ -31,6 +31,7 @@ from pathlib import Path
 from ..errors import KaigirokuError
 from .api import ApiError, AppContext, draft_files, routes
 from .auth import HOST, OneTimeCode, TokenGate, listen
+from .health import with_health, worker_routes
 
 logger = logging.getLogger(__name__)
 
@@ -50,29 +51,37 @@ class AppServer:
     launch: OneTimeCode = field(default_factory=OneTimeCode)
 
 
-def prepare_app(data_dir: str | Path | None = None, port: int = 0, model: str | None = None
+def prepare_app(data_dir: str | Path | None = None, port: int = 0, model: str | None = None, *,
+                db_url: str | None = None, queue_url: str = "", sock: socket.socket | None = None
                 ) -> tuple[AppServer, socket.socket]:
     """The data folder (created, database upgraded), the queue and the listening socket:
-    everything that can fail, before serving."""
+    everything that can fail, before serving. `db_url`, `queue_url`, `sock`: the shared
+    service's (`kaigiroku server`, pipeline/cli_service.py); the app's are the data folder's
+    SQLite files and a loopback socket on `port`."""
     from ..jobs.data import DataFolder
     from ..jobs.db import upgrade
     from ..jobs.queue import make_queue
 
     data = DataFolder.open(data_dir)
-    db_url = data.db_url
+    shared = db_url is not None
+    db_url = db_url or data.db_url
     try:
         upgrade(db_url)
     except KaigirokuError:
         raise
-    except Exception as e:  # noqa: BLE001 - a locked, newer or damaged database
-        raise KaigirokuError(f"データベース {data.db_path} を開けません。別の kaigiroku app が動いていないか確認してください。",
+    except Exception as e:  # noqa: BLE001 - a locked, newer or damaged database; a server that does not answer
+        raise KaigirokuError("データベース（--db）に接続できません。アドレス・ユーザー・パスワードと、サーバーが動いているかを確認してください。"
+                             if shared else
+                             f"データベース {data.db_path} を開けません。別の kaigiroku app が動いていないか確認してください。",
                              str(e)) from e
     if model:
         from ..models import resolve
 
         resolve(model, "asr")  # an unknown model fails now, not in every draft
-    sock = listen(port)
-    context = AppContext(data=data, db_url=db_url, queue=make_queue(data, db_url), model=model)
+    queue = make_queue(data, db_url, queue_url)
+    queue.check()
+    sock = sock or listen(port)
+    context = AppContext(data=data, db_url=db_url, queue=queue, model=model)
     return AppServer(context, secrets.token_urlsafe(32), sock.getsockname()[1]), sock
 
 
@@ -142,13 +151,14 @@ def create_app(server: AppServer):
     app = Starlette(routes=[
         Route("/", index),
         *routes(server.context),
+        *worker_routes(server.context),
         Route("/meetings/{mid:int}/review", review_slash),
         Mount("/meetings/{mid:int}/review", app=ReviewMount(server)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ], exception_handlers={ApiError: api_error, KaigirokuError: kaigiroku_error, HTTPException: http_error,
                            Exception: unexpected})
-    return TokenGate(app, token=server.token, port=server.port, launch=server.launch, command="kaigiroku app",
-                     landing=LANDING, missing_status=401)
+    return with_health(TokenGate(app, token=server.token, port=server.port, launch=server.launch,
+                                 command="kaigiroku app", landing=LANDING, missing_status=401), server.context)
 
 
 # ---------------------------------------------------------------- worker and serving
