@@ -40,10 +40,11 @@ def make_huey(data: DataFolder, queue_url: str = "", immediate: bool = False):
     if queue_url.startswith(("redis://", "rediss://", "unix://")):
         try:
             from huey import RedisHuey
+            from redis import ConnectionPool
 
             # a Redis that does not answer fails the connect in seconds, not a TCP timeout's minutes
-            return RedisHuey(NAME, url=queue_url, results=False, immediate=immediate,
-                             socket_connect_timeout=REDIS_CONNECT_S)
+            pool = ConnectionPool.from_url(queue_url, socket_connect_timeout=REDIS_CONNECT_S)
+            return RedisHuey(NAME, connection_pool=pool, results=False, immediate=immediate)
         except ImportError as e:  # huey imports redis lazily, at the first RedisHuey
             raise KaigirokuError("Redis のキューを使うには redis パッケージが必要です。pip install redis を実行してください。",
                                  str(e)) from e
