@@ -397,7 +397,15 @@ class LoadedModels:
 
 
 def _key_name(key: tuple) -> str:
-    return " ".join(str(part.name if isinstance(part, ResolvedModel) else part) for part in key[:2])
+    """"asr whisper-base", "diarize pyannote-segmentation-3.0+campplus…": what the log names."""
+    def name(part) -> str:
+        if isinstance(part, ResolvedModel):
+            return part.name
+        if isinstance(part, tuple):
+            return "+".join(name(p) for p in part)
+        return str(part)
+
+    return " ".join(name(part) for part in key[:2])
 
 
 LOADED = LoadedModels()
