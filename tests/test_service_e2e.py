@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import threading
 import time
-import urllib.parse
+import urllib.error
 from pathlib import Path
 
 import pytest
@@ -359,3 +359,32 @@ def load(api: ServiceApi, docs: dict[int, dict], clients: int, requests: int, ca
             "list": pct(kinds["list"]), "save_call": pct(kinds["save_call"]),
             "save_with_retries": pct(kinds["save"]), "conflicts_retried": len(kinds["save_call"]) - len(saves),
             "saves_kept": len(saves), "failed": failed, "timed_out": timed_out[0], "saves": saves}
+
+
+def test_one_vm_server_with_its_worker(tmp_path, cli_env, services):
+    """`kaigiroku server --with-worker`: the worker comes up with the server (its models loaded,
+    /healthz 200 once its row is seen) and ends with it."""
+    import urllib.request
+
+    pg, redis = services
+    data = tmp_path / "data"
+    server, api = start_server(tmp_path, data, pg.fresh(), redis.url(), "--with-worker", env=cli_env)
+    try:
+        end, status = time.monotonic() + 120, None
+        while time.monotonic() < end:
+            try:
+                with urllib.request.urlopen(api.base + "/healthz", timeout=10) as r:
+                    status = r.status
+                    break
+            except urllib.error.HTTPError as e:
+                status = e.code
+            time.sleep(0.5)
+        assert status == 200, (tmp_path / "server.log").read_text()[-2000:]
+        assert len(processes_naming(f"pipeline.jobs worker --data {data}")) == 1
+        from pipeline.config import load_options
+
+        assert api.json("GET", "/api/workers")["workers"][0]["model"] == load_options().transcribe.model
+    finally:
+        stop(server)
+    assert server.returncode == 0
+    assert processes_naming(f"pipeline.jobs worker --data {data}") == []
