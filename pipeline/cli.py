@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_users_parser(sub)  # kaigiroku users …: the shared service's accounts (pipeline/jobs/users.py)
 
+    from .cli_service import add_parsers
+
+    add_parsers(sub)  # server, worker (issue 15)
+
     m = sub.add_parser("models", help="モデルの一覧と状態（チェックサム）、強いモデルの取り込み (import) と取得 (get)")
     m.add_argument("--prepare", action="store_true", help="分割されたモデルを組み立てて確認する")
     # Optional actions: `kaigiroku models` and `kaigiroku models --prepare` (Makefile, setup.sh) list.
@@ -177,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
             return _review(args)
         if args.command == "app":
             return _app(args)
+        if args.command in ("server", "worker"):
+            from .cli_service import run
+
+            return run(args)
         if args.command == "voices":
             return _voices(args)
         if args.command == "words":

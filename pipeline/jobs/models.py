@@ -259,3 +259,20 @@ class LoginSession(Base):
     expires: Mapped[datetime] = mapped_column(index=True)  # absolute end, whatever the activity
 
     user: Mapped[User] = relationship()
+
+
+class WorkerRow(Base):
+    """A draft worker process that is alive, seen by its heartbeat (issue 15: /healthz and the
+    job list say which worker runs what). Written by the worker every few seconds; a row
+    whose `seen` is old is a worker that died (kill -9, power cut) and is pruned later."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)  # host:pid, as Job.worker names it
+    host: Mapped[str] = mapped_column(String(200), default="")
+    device: Mapped[str] = mapped_column(String(16), default="cpu")  # cpu | cuda
+    model: Mapped[str] = mapped_column(String(200), default="")  # the ASR model it loaded at start
+    threads: Mapped[int] = mapped_column(Integer, default=1)  # drafts it runs at once
+    started: Mapped[datetime] = mapped_column(default=utcnow)
+    seen: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -402,11 +402,12 @@ def requeue_stale(session_factory, job_options: JobOptions | None = None) -> lis
                 values = {"state": JobState.QUEUED, "worker": None, "heartbeat": None, "eta_s": None}
                 meeting_state = MeetingState.WAITING
             # only if nobody else changed it since we looked (another sweeper, a late heartbeat)
+            dead = job.worker  # (the UPDATE below also clears it on the loaded row)
             done = s.execute(update(Job).where(Job.id == job.id, Job.state == JobState.RUNNING,
-                                               Job.worker == job.worker).values(**values)).rowcount
+                                               Job.worker == dead).values(**values)).rowcount
             if done:
                 s.get(MeetingRow, job.meeting_id).state = meeting_state
-                logger.warning("job %s: worker %s stopped answering; %s", job.id, job.worker, values["state"].value)
+                logger.warning("job %s: worker %s stopped answering; %s", job.id, dead, values["state"].value)
                 if values["state"] == JobState.QUEUED:
                     requeued.append(job.id)
         s.commit()

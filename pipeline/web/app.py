@@ -42,6 +42,7 @@ from ..jobs.options import AccountOptions
 from .auth import HOST, OneTimeCode, TokenGate, listen
 from .prepare import routes as prepare_routes
 from .roster import routes as roster_routes
+from .health import with_health, worker_routes
 
 logger = logging.getLogger(__name__)
 
@@ -65,29 +66,37 @@ class AppServer:
 
 
 def prepare_app(data_dir: str | Path | None = None, port: int = 0, model: str | None = None,
-                accounts: AccountOptions | bool | None = None) -> tuple[AppServer, socket.socket]:
+                accounts: AccountOptions | bool | None = None, *, db_url: str | None = None, queue_url: str = "",
+                sock: socket.socket | None = None) -> tuple[AppServer, socket.socket]:
     """The data folder (created, database upgraded), the queue and the listening socket:
     everything that can fail, before serving. `accounts`: True (the configured options) or
-    AccountOptions for the multi-user mode."""
+    AccountOptions for the multi-user mode. `db_url`, `queue_url`, `sock`: the shared
+    service's (`kaigiroku server`, pipeline/cli_service.py); the app's are the data folder's
+    SQLite files and a loopback socket on `port`."""
     from ..jobs.data import DataFolder
     from ..jobs.db import upgrade
     from ..jobs.queue import make_queue
 
     data = DataFolder.open(data_dir)
-    db_url = data.db_url
+    shared = db_url is not None
+    db_url = db_url or data.db_url
     try:
         upgrade(db_url)
     except KaigirokuError:
         raise
-    except Exception as e:  # noqa: BLE001 - a locked, newer or damaged database
-        raise KaigirokuError(f"データベース {data.db_path} を開けません。別の kaigiroku app が動いていないか確認してください。",
+    except Exception as e:  # noqa: BLE001 - a locked, newer or damaged database; a server that does not answer
+        raise KaigirokuError("データベース（--db）に接続できません。アドレス・ユーザー・パスワードと、サーバーが動いているかを確認してください。"
+                             if shared else
+                             f"データベース {data.db_path} を開けません。別の kaigiroku app が動いていないか確認してください。",
                              str(e)) from e
     if model:
         from ..models import resolve
 
         resolve(model, "asr")  # an unknown model fails now, not in every draft
-    sock = listen(port)
-    context = AppContext(data=data, db_url=db_url, queue=make_queue(data, db_url), model=model)
+    queue = make_queue(data, db_url, queue_url)
+    queue.check()
+    sock = sock or listen(port)
+    context = AppContext(data=data, db_url=db_url, queue=queue, model=model)
     if accounts is True:
         from ..config import load_options
 
@@ -175,6 +184,7 @@ def create_app(server: AppServer):
         *routes(server.context),
         *roster_routes(server.context),  # 附属機関と名簿
         *prepare_routes(server.context),  # 会議の準備, 完了
+        *worker_routes(server.context),
         Route("/meetings/{mid:int}/review", review_slash),
         Mount("/meetings/{mid:int}/review", app=ReviewMount(server)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -183,9 +193,9 @@ def create_app(server: AppServer):
     if server.accounts is not None:
         from .login import AccountGate
 
-        return AccountGate(app, server.context, server.accounts)
-    return TokenGate(app, token=server.token, port=server.port, launch=server.launch, command="kaigiroku app",
-                     landing=LANDING, missing_status=401)
+        return with_health(AccountGate(app, server.context, server.accounts), server.context)
+    return with_health(TokenGate(app, token=server.token, port=server.port, launch=server.launch,
+                                 command="kaigiroku app", landing=LANDING, missing_status=401), server.context)
 
 
 # ---------------------------------------------------------------- worker and serving
