@@ -290,6 +290,22 @@ def test_one_job_per_key(sessions, data, meeting_with_recording):
         assert submit_draft(s, data, mid, overrides={"diarize": {"enabled": False}})[1]
 
 
+def test_a_twin_meeting_gets_its_own_job(sample_dir, sessions, data, meeting_with_recording):
+    """Two meetings with the same file and the same data (a meeting added twice, a copy for a
+    rehearsal): each its own job and result, never the other's draft to correct."""
+    mid, _ = meeting_with_recording
+    with sessions() as s:
+        twin = import_meeting_file(s, sample_dir / "meeting.yaml", data)
+        s.flush()
+        add_recording(s, data, twin.id, sample_dir / "meeting.flac")
+        a, created_a = submit_draft(s, data, mid)
+        b, created_b = submit_draft(s, data, twin.id)
+        s.commit()
+        assert created_a and created_b and a.id != b.id and a.key == b.key
+        assert (a.meeting_id, b.meeting_id) == (mid, twin.id)
+        assert s.get(MeetingRow, twin.id).state == MeetingState.WAITING
+
+
 def test_the_key_follows_what_changes_the_draft(sample_dir, tmp_path):
     from dataclasses import replace
 

@@ -112,7 +112,9 @@ def submit_draft(session, data: DataFolder, meeting_id: int, recording_id: int |
     overrides = overrides or {}
     options = load_options(None, overrides)  # a bad override fails here, not in the worker
     key = draft_key(recording.sha256, options, meeting_of(meeting_row, data), library_of(data))
-    existing = session.scalar(select(Job).where(Job.key == key, Job.state.in_(
+    # within this meeting only: another meeting with the same file and data has its own draft
+    # (the editors of each correct their own copy)
+    existing = session.scalar(select(Job).where(Job.key == key, Job.meeting_id == meeting_id, Job.state.in_(
         (JobState.QUEUED, JobState.RUNNING, JobState.DONE))).order_by(Job.id.desc()))
     if existing is not None:
         return existing, False
@@ -312,7 +314,8 @@ def _claim(session_factory, job_id: int, data: DataFolder, worker: str) -> _Work
             _finish(job, JobState.CANCELLED)
             s.commit()
             return JobState.CANCELLED
-        twin = s.scalar(select(Job).where(Job.key == job.key, Job.state == JobState.DONE, Job.id != job.id))
+        twin = s.scalar(select(Job).where(Job.key == job.key, Job.meeting_id == job.meeting_id,
+                                          Job.state == JobState.DONE, Job.id != job.id))
         if twin is not None and twin.result and data.path(twin.result).is_file():
             job.result = twin.result
             _finish(job, JobState.DONE)
