@@ -7,6 +7,8 @@ answers, with a page that says which address to open). Everything is served from
 `pipeline/web/static/` (no CDN: town-hall PCs may be on a closed network).
 
 - `/`: the meeting list (static/app.*), which uses the JSON API of `pipeline.web.api`;
+- `/meetings/{id}/record`: the recording page, `/meetings/{id}/voices`: voice registration
+  (static/record.*, static/voice.*; the recorder in `pipeline.web.capture`);
 - `/meetings/{id}/review/`: the review page (`review.review_app`) on the meeting's latest
   draft, with the same saving, undo and conflict rules as `kaigiroku review`;
 - drafts run in one worker process beside the app (``python -m pipeline.jobs worker --data
@@ -27,6 +29,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import KaigirokuError
 from .api import ApiError, AppContext, draft_files, routes
@@ -48,6 +51,7 @@ class AppServer:
     token: str
     port: int
     launch: OneTimeCode = field(default_factory=OneTimeCode)
+    capture: Any = None  # capture.CaptureSlot: the app's one recorder, made with the first app
 
 
 def prepare_app(data_dir: str | Path | None = None, port: int = 0, model: str | None = None
@@ -117,6 +121,9 @@ def create_app(server: AppServer):
     def index(request: Request):
         return FileResponse(STATIC / "app.html", headers={"Cache-Control": "no-store"})
 
+    def page(name: str):
+        return lambda request: FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
+
     def review_slash(request: Request):
         return RedirectResponse(f"/meetings/{request.path_params['mid']}/review/", status_code=307)
 
@@ -139,9 +146,16 @@ def create_app(server: AppServer):
         return JSONResponse({"error": f"予期しないエラーが起きました（{type(e).__name__}）。管理者に連絡してください。"},
                             status_code=500)
 
+    from .capture import CaptureSlot, routes as capture_routes
+
+    if server.capture is None:
+        server.capture = CaptureSlot(server.context)
     app = Starlette(routes=[
         Route("/", index),
         *routes(server.context),
+        *capture_routes(server.context, server.capture),
+        Route("/meetings/{mid:int}/record", page("record.html")),
+        Route("/meetings/{mid:int}/voices", page("voice.html")),
         Route("/meetings/{mid:int}/review", review_slash),
         Mount("/meetings/{mid:int}/review", app=ReviewMount(server)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -212,5 +226,7 @@ def serve(server: AppServer, sock: socket.socket, open_browser: bool = True) -> 
             threading.Timer(0.5, webbrowser.open, args=(browser_url(server),)).start()
         make_server(server).run(sockets=[sock])
     finally:
+        if server.capture is not None:
+            server.capture.shutdown()  # a meeting being recorded is kept as FLAC
         stop_worker(worker)
         sock.close()
