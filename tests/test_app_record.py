@@ -19,6 +19,7 @@ import signal
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -221,6 +222,23 @@ def test_uploaded_clipped_voice_is_refused(app):
     assert ok.status_code == 200, ok.text
 
 
+def test_takes_left_by_an_earlier_run_are_removed(tmp_path):
+    """A voice take is kept only when the clerk keeps it: a crash's take journal goes at the
+    next start; kept clips and meeting journals stay."""
+    from pipeline.web.app import create_app, prepare_app
+
+    server, sock = prepare_app(tmp_path / "data")
+    sock.close()
+    voices = server.context.data.folder("voices", "meeting-1")
+    left = [voices / "take-ab12.flac.rec.pcm", voices / "take-ab12.flac.rec.json", voices / "take-cd34.flac"]
+    kept = [voices / "01.flac", server.context.data.folder("recordings", 1) / "rec-1.flac.rec.pcm"]
+    for f in left + kept:
+        f.write_bytes(b"x")
+    create_app(server)
+    assert [f.exists() for f in left] == [False] * 3 and all(f.exists() for f in kept)
+    assert server.capture.recoverable() == [{"meeting": 1, "file": "rec-1.flac", "started": None, "seconds": None}]
+
+
 # ---------------------------------------------------------------- a crash while recording
 
 class App:
@@ -238,7 +256,6 @@ class App:
 
     def call(self, method: str, path: str, body: dict | None = None, ok=(200, 201, 202)):
         import urllib.error
-        import urllib.request
 
         req = urllib.request.Request(self.base + path, method=method,
                                      data=json.dumps(body).encode() if body is not None else None,
@@ -252,8 +269,6 @@ class App:
         return json.loads(data) if data else None
 
     def post_yaml(self, text: str) -> int:
-        import urllib.request
-
         req = urllib.request.Request(self.base + "/api/meetings", data=text.encode("utf-8"), method="POST",
                                      headers={"X-Kaigiroku-Token": self.token, **YAML})
         with urllib.request.urlopen(req, timeout=60) as r:
@@ -324,3 +339,70 @@ def test_kill_9_while_recording_then_recover(pulse, speech, tmp_path, cli_env):
     assert_holds_speech(out, speech)
     assert [label for _, label in load_markers(markers_path(out))] == ["開会"]  # written as it was pressed
     assert not pcm.exists() and oct(os.stat(out).st_mode & 0o777) == "0o600"
+
+
+# ---------------------------------------------------------------- a crash while drafting
+
+def put(app: App, path: str, body: bytes) -> dict:
+    req = urllib.request.Request(app.base + path, data=body, method="PUT",
+                                 headers={"X-Kaigiroku-Token": app.token, "Content-Type": "audio/flac"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        return json.loads(r.read())
+
+
+@pytest.mark.slow  # a real draft of the sample with the embedded models: run under the heavy-job lock
+def test_kill_9_while_drafting_then_the_job_completes_from_the_cache(tmp_path, cli_env):
+    """The app dies with a draft half done; started again, its worker queues the job again (its
+    heartbeat stopped) and the draft resumes: the stages cached before the kill are reused."""
+    import yaml
+
+    data = tmp_path / "data"
+    app = App(data, cli_env, tmp_path / "app.log")
+    try:
+        mid = app.post_yaml(MEETING_YAML)
+        for p in yaml.safe_load(MEETING_YAML)["participants"]:
+            if p.get("voice"):
+                put(app, f"/api/meetings/{mid}/voices/{urllib.parse.quote(p['name'])}?name=v.flac",
+                    (SAMPLE / p["voice"]).read_bytes())
+        put(app, f"/api/meetings/{mid}/recording?name=meeting.flac", (SAMPLE / "meeting.flac").read_bytes())
+        job = app.call("POST", f"/api/meetings/{mid}/draft")["job"]
+        cache = data / "results" / str(mid) / ".kaigiroku-cache"
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            view = app.call("GET", f"/api/jobs/{job}")
+            assert view["state"] in ("queued", "running"), view
+            if cache.is_dir() and any(cache.iterdir()):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("no stage was cached within 600 s")
+        before = {p.name: p.stat().st_mtime_ns for p in cache.iterdir() if p.is_file()}
+        app.kill9()
+    finally:
+        app.stop()
+    wait_no_worker(data)
+    assert view["state"] == "running" and view["progress"] < 1.0, view
+
+    app = App(data, cli_env, tmp_path / "app.log")
+    try:
+        # the dead worker's job is queued again once its heartbeat is stale (jobs.stale_after_s +
+        # sweep_s), then drafted to the end
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            view = app.call("GET", f"/api/jobs/{job}")
+            if view["state"] in ("done", "failed", "cancelled"):
+                break
+            time.sleep(1.0)
+        assert view["state"] == "done", (view, (tmp_path / "app.log").read_text()[-3000:])
+        assert view["attempts"] == 2 and view["progress"] == 1.0
+        assert app.call("GET", f"/api/meetings/{mid}")["state"] == "校正中"
+        req = urllib.request.Request(f"{app.base}/api/meetings/{mid}/minutes.docx",
+                                     headers={"X-Kaigiroku-Token": app.token})
+        with urllib.request.urlopen(req, timeout=120) as r:
+            assert r.status == 200 and r.read(2) == b"PK"
+    finally:
+        app.stop()
+    after = {p.name: p.stat().st_mtime_ns for p in cache.iterdir() if p.is_file()}
+    # what was cached before the kill was read back, not computed and written again
+    assert before and all(after.get(name) == mtime for name, mtime in before.items()), (before, after)
+    assert len(after) > len(before)  # and the stages after it were cached by the second run

@@ -69,6 +69,16 @@ class CaptureSlot:
         self._take: Take | None = None
         self._last: dict[str, Any] | None = None  # how the last recording ended, for the page
         self._pending: dict[str, PendingVoice] = {}
+        self._clear_takes()
+
+    def _clear_takes(self) -> None:
+        """Voice takes an earlier run left (not kept, or its journal after a crash): a voice is
+        personal data kept only when the clerk keeps it, and a take is read again in a minute."""
+        for take in (self.ctx.data.root / "voices").glob(f"meeting-*/{TAKE_PREFIX}*"):
+            try:
+                take.unlink()
+            except OSError as e:  # another app on the same folder is recording it (Windows) …
+                logger.info("take %s left: %s", take, e)
 
     # ---- starting
 
