@@ -38,7 +38,7 @@ EDIT = "録音画面から作った原稿を直しました。"
 
 def pick_pulse(page) -> None:
     """The input and channels, as the clerk picks them: the `pulse` device, 2 channels."""
-    page.wait_for_selector("#device option")
+    page.wait_for_selector("#device option", state="attached")
     value = page.evaluate("[...document.querySelectorAll('#device option')].find(o => o.textContent.includes(': pulse（')).value")
     page.select_option("#device", value)
     page.select_option("#channels", "2")
@@ -92,7 +92,7 @@ def test_a_meeting_from_the_mic_to_word(browser, pulse, tmp_path, cli_env):  # n
         page.check("#consent")
         page.click("#keep")
         page.wait_for_function("document.getElementById('banner').textContent.includes('名簿にも残しました')")
-        page.wait_for_function("document.querySelector(\"#people tr[data-name='佐藤 由美'] td:nth-child(3)\").textContent === '登録済み'")
+        page.wait_for_function("document.querySelector(\"#people tr[data-name='佐藤 由美'] td:nth-child(3)\")?.textContent === '登録済み'")
 
         # ---- 録音: the sample into the mic, two agenda buttons pressed
         page.goto(f"{app.base}/")
@@ -109,7 +109,7 @@ def test_a_meeting_from_the_mic_to_word(browser, pulse, tmp_path, cli_env):  # n
         page.click(f"#marks button[data-label='{agenda[0]}']")
         # navigating away does not stop the recording
         page.goto(f"{app.base}/")
-        page.wait_for_function(f"document.querySelector(\"#meetings tr[data-id='{mid}'] td.state\").textContent.startsWith('録音中')")
+        page.wait_for_function(f"document.querySelector(\"#meetings tr[data-id='{mid}'] td.state\")?.textContent.startsWith('録音中')")
         page.goto(f"{app.base}/meetings/{mid}/record")
         page.wait_for_function("document.getElementById('state').textContent === '録音中'")
         assert page.locator("#markers li").count() == 1
@@ -180,6 +180,10 @@ def test_a_meeting_from_the_mic_to_word(browser, pulse, tmp_path, cli_env):  # n
     assert markers[1]["time"] - markers[0]["time"] >= 13.0
     rows = docx_rows(docx)
     assert any(t.endswith(EDIT) for _, t in rows), rows[:4]
-    # the voice registered from the mic names its speaker: 佐藤 (説明者, 生涯学習課長) speaks in the draft
-    assert any("生涯学習課長" in label for label, _ in rows), [label for label, _ in rows]
+    # the voice registered from the mic names its speaker: the report after the opening is 佐藤's (説明者)
+    assert [label for label, _ in rows[:2]] == ["委員長", "説明者"], [label for label, _ in rows]
+    [result] = (data / "results" / str(mid)).glob("rec-*.json")
+    draft = json.loads(result.read_text(encoding="utf-8"))
+    sato = next(s for s in draft["speakers"] if s["name"] == "佐藤 由美")
+    assert sato["voice_source"] == "clip" and any(u["speaker"] == sato["id"] for u in draft["utterances"])
     assert not errors, errors

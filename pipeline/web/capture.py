@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 # nobody stops must not fill the disk.
 VOICE_MAX_S = 90.0
 TAKE_PREFIX = "take-"
+# s the start waits for the driver's first block; after that it answers anyway and the status
+# carries the recorder's "no audio from the device" warning
+FIRST_BLOCK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,11 @@ class CaptureSlot:
                             channels=channels or None, duration=duration)
             except KaigirokuError as e:
                 raise ApiError(422, e.message) from None
+            # answer once audio flows, as `kaigiroku record` says 録音開始 only then: a driver may
+            # take a second to deliver, and the page must not say 録音中 before anything is kept
+            deadline = time.monotonic() + FIRST_BLOCK_S
+            while not rec.capturing and not rec.wait(0.02) and time.monotonic() < deadline:
+                pass
             self._rec, self._take, self._last = rec, take, None
             # the recording may end by itself (duration, a full disk, the device gone): keep it then
             threading.Thread(target=self._end_when_done, args=(rec,), name="kaigiroku-app-recording",
