@@ -73,6 +73,8 @@ class CaptureSlot:
         self._take: Take | None = None
         self._last: dict[str, Any] | None = None  # how the last recording ended, for the page
         self._pending: dict[str, PendingVoice] = {}
+        self._saved = threading.Event()  # set when the last recording's FLAC is written and kept
+        self._saved.set()
         self._clear_takes()
 
     def _clear_takes(self) -> None:
@@ -112,7 +114,7 @@ class CaptureSlot:
         from ..recorder import start
 
         with self._lock:
-            if self._rec is not None:
+            if self._take is not None:  # recording, or its FLAC still being written
                 raise ApiError(409, self._busy())
             options = load_options(None).record
             try:
@@ -142,6 +144,8 @@ class CaptureSlot:
     def status(self) -> dict[str, Any]:
         with self._lock:
             rec, take = self._rec, self._take
+            if rec is None and take is not None:  # stopped, its FLAC being written
+                return {"active": None, "saving": take.to_dict(), "last": None}
             if rec is None:
                 return {"active": None, "last": self._last}
             return {"active": {**take.to_dict(), "info": rec.info.to_dict(), "status": rec.status().to_dict()},
@@ -174,8 +178,11 @@ class CaptureSlot:
     def stop(self) -> dict[str, Any]:
         """End the recording and keep it: the meeting's RecordingRow, or a checked voice take."""
         with self._lock:
-            self._active().request_stop("stop")
-        return self._finish()
+            if self._rec is None and self._take is None:
+                raise ApiError(409, "録音していません。録音画面で「開始」を押してください。")
+            if self._rec is not None:
+                self._rec.request_stop("stop")
+        return self._finish()  # (if it is being saved already: that one's result)
 
     def _end_when_done(self, rec) -> None:
         rec.wait()
@@ -190,28 +197,42 @@ class CaptureSlot:
             logger.exception("app: keeping the recording failed")
 
     def _finish(self) -> dict[str, Any]:
+        """Stop, write the FLAC and keep it. The slot's lock is not held while the FLAC is
+        written (minutes for a long meeting): the page's status polls answer "saving" meanwhile,
+        and a second caller waits for the first one's result."""
         with self._lock:
-            rec, take = self._rec, self._take
-            if rec is None:
-                if self._last is not None and "error" in self._last:
-                    raise ApiError(422, self._last["error"])
-                return self._last or {}
+            rec, take, saved = self._rec, self._take, self._saved
+            if rec is not None:
+                self._rec, saved = None, threading.Event()
+                self._saved = saved
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            saved.wait()
+            with self._lock:
+                last = self._last or {}
+            if "error" in last:
+                raise ApiError(last.get("status", 422), last["error"])
+            return last
+        last: dict[str, Any] = {**take.to_dict(), "error": "録音を保存できませんでした。", "status": 500}
+        try:
             try:
                 result = rec.stop()
             except KaigirokuError as e:  # the FLAC could not be written: the journal stays for recovery
-                self._rec, self._take = None, None
-                self._last = {**take.to_dict(), "error": e.message}
+                last = {**take.to_dict(), "error": e.message, "status": 500}
                 raise ApiError(500, e.message) from None
-            self._rec, self._take = None, None
             try:
-                if take.kind == "meeting":
-                    self._last = {**take.to_dict(), **self._keep_meeting(take, result)}
-                else:
-                    self._last = {**take.to_dict(), **self._check_take(take, result.duration)}
+                keep = self._keep_meeting if take.kind == "meeting" else self._check_take
+                last = {**take.to_dict(), **keep(take, result)}
             except ApiError as e:
-                self._last = {**take.to_dict(), "error": e.message}
+                last = {**take.to_dict(), "error": e.message, "status": e.status}
                 raise
-            return self._last
+            return last
+        finally:
+            with self._lock:
+                self._last, self._take = last, None
+            saved.set()
 
     def _keep_meeting(self, take: Take, result) -> dict[str, Any]:
         from ..jobs.recordings import add_recording
@@ -223,7 +244,8 @@ class CaptureSlot:
             return {"id": row.id, "duration": row.duration, "markers": [m.to_dict() for m in result.markers],
                     "stopped_by": result.stopped_by, "source": "recorded"}
 
-    def _check_take(self, take: Take, duration: float) -> dict[str, Any]:
+    def _check_take(self, take: Take, result) -> dict[str, Any]:
+        duration = result.duration
         try:
             check_voice(take.out, take.name)
         except ApiError:

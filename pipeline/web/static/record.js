@@ -25,7 +25,7 @@ function showIdle(busyElsewhere) {
 function show(st) {
   const active = st.active;
   mine = !!active && active.kind === "meeting" && active.meeting === MID;
-  if (!active) return showIdle();
+  if (!active) return showIdle(st.saving && st.saving.meeting === MID ? "録音を保存しています…" : undefined);
   if (!mine) {
     return showIdle(active.kind === "meeting" ? `別の会議（${active.meeting}）を録音中です` : "声の登録で録音中です");
   }
