@@ -93,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-browser", action="store_true", help="ブラウザを開かない（表示されたアドレスを自分で開く）")
     a.add_argument("--model", help="原稿作成に使う音声認識モデル（既定: 設定ファイルの transcribe.model）")
 
+    from .jobs.users import add_parser as add_users_parser
+
+    add_users_parser(sub)  # kaigiroku users …: the shared service's accounts (pipeline/jobs/users.py)
+
+    from .cli_service import add_parsers
+
+    add_parsers(sub)  # server, worker (issue 15)
+
     m = sub.add_parser("models", help="モデルの一覧と状態（チェックサム）、強いモデルの取り込み (import) と取得 (get)")
     m.add_argument("--prepare", action="store_true", help="分割されたモデルを組み立てて確認する")
     # Optional actions: `kaigiroku models` and `kaigiroku models --prepare` (Makefile, setup.sh) list.
@@ -173,10 +181,18 @@ def main(argv: list[str] | None = None) -> int:
             return _review(args)
         if args.command == "app":
             return _app(args)
+        if args.command in ("server", "worker"):
+            from .cli_service import run
+
+            return run(args)
         if args.command == "voices":
             return _voices(args)
         if args.command == "words":
             return _words(args)
+        if args.command == "users":
+            from .jobs.users import run as run_users
+
+            return run_users(args)
     except KaigirokuError as e:
         print(f"エラー: {e.message}", file=sys.stderr)
         if args.verbose and e.detail:

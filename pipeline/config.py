@@ -19,7 +19,7 @@ from .clean import CleanOptions
 from .diarize import DiarizeOptions
 from .errors import KaigirokuError
 from .identify import IdentifyOptions
-from .jobs.options import JobOptions
+from .jobs.options import AccountOptions, JobOptions
 from .pii import PiiOptions
 from .recorder.options import RecordOptions
 from .speakers import SpeakerOptions
@@ -42,12 +42,13 @@ class Options:
     export: ExportOptions
     record: RecordOptions
     jobs: JobOptions
+    accounts: AccountOptions
 
 
 _CLASSES = {"audio": AudioOptions, "transcribe": TranscribeOptions, "speakers": SpeakerOptions,
             "diarize": DiarizeOptions, "identify": IdentifyOptions, "clean": CleanOptions,
             "pii": PiiOptions, "export": ExportOptions, "record": RecordOptions,
-            "jobs": JobOptions}
+            "jobs": JobOptions, "accounts": AccountOptions}
 
 
 def load_options(user_config: str | Path | None = None,

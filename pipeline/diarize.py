@@ -108,6 +108,14 @@ def resolve_models(options: DiarizeOptions) -> tuple[ResolvedModel, ResolvedMode
     return resolve(options.segmentation, "segmentation"), resolve(options.embedding, "embedding")
 
 
+def borrow_diarizer(options: DiarizeOptions, models: tuple[ResolvedModel, ResolvedModel]):
+    """Context manager: the diarizer for these weights and options, kept loaded by a worker
+    for its next draft (models.LOADED)."""
+    from .models import LOADED
+
+    return LOADED.borrow(("diarize", models, repr(options)), lambda: load_diarizer(options, models))
+
+
 def load_diarizer(options: DiarizeOptions,
                   models: tuple[ResolvedModel, ResolvedModel] | None = None) -> Diarizer:
     """Build the pyannote pipeline from local weights only."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from .clean import clean_utterances, load_corrections
 from .config import Options
 from .errors import KaigirokuError
 from .diarize import CACHE_VERSION as DIARIZE_VERSION
-from .diarize import CHORUS, Diarization, diarize, load_diarizer, name_like_turns, resolve_models
+from .diarize import CHORUS, Diarization, borrow_diarizer, diarize, name_like_turns, resolve_models
 from .fileio import check_writable, sha256_file
 from .hooks import Hook, null_hook
 from .identify import CACHE_VERSION as IDENTIFY_VERSION
@@ -272,6 +272,10 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
     def speaker_turns(stop=None) -> tuple[tuple[Turn, ...], np.ndarray | None, tuple[Turn, ...]]:
         """Who spoke when, named: (turns, each turn's cosine to each enrolled voice or None,
         second voices heard during the turns)."""
+        with ExitStack() as held:  # the diarizer, loaded only if a stage is not cached
+            return named_turns(stop, lambda: held.enter_context(borrow_diarizer(options.diarize, diarize_models)))
+
+    def named_turns(stop, get_diarizer) -> tuple[tuple[Turn, ...], np.ndarray | None, tuple[Turn, ...]]:
         progress = _stoppable(hook, stop)
         if not options.diarize.enabled:
             return anonymous_turns(single_speaker_turns(audio.duration)), None, ()
@@ -287,7 +291,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
         else:
             with step.run("話者の区別"):
                 hook("load")
-                diarizer = load_diarizer(options.diarize, diarize_models)
+                diarizer = get_diarizer()
                 diarization = diarize(audio, diarizer, speakers=speaker_range(meeting), hook=progress)
                 stages.save("diarize", dkey, diarization.to_dict())
         clock.record("diarize", time.perf_counter() - t0)
@@ -308,7 +312,7 @@ def run_draft(audio_path: str | Path, meeting_path: str | Path | None, out: str 
                                 dtype=float).reshape(len(turns), len(enrolled))
         else:
             with step.run("話者の照合"):
-                diarizer = diarizer or load_diarizer(options.diarize, diarize_models)
+                diarizer = diarizer or get_diarizer()
                 voices = enroll(clips, diarizer.campplus) + learned
                 own = diarization.embeddings if diarization.turns else None
                 turns, evidence = name_turns(turns, own, diarization.centroids, voices,

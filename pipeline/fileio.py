@@ -63,6 +63,35 @@ def fsync_folder(folder: Path) -> None:
 
 
 @contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Exclusive use of a folder among processes (and machines sharing it over NFS/SMB): the
+    review's saves, a body's library. POSIX: flock on the folder itself (its files are replaced
+    by renames, so a lock on a file would be on the old one). Windows: the first byte of a
+    `.lock` file in it, locked with msvcrt (blocking, retried every second by the runtime)."""
+    folder = Path(folder)
+    try:
+        import fcntl
+    except ImportError:
+        import msvcrt
+
+        with open(folder / ".lock", "a+b") as f:
+            f.seek(0)
+            msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)
+            try:
+                yield
+            finally:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock
+
+
+@contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temp path beside `path`; on success it replaces `path` in one rename."""
     path = Path(path)

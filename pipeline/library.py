@@ -19,12 +19,11 @@ import hashlib
 import json
 import os
 import unicodedata
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import KaigirokuError
-from .fileio import atomic_path
+from .fileio import atomic_path, folder_lock
 from .meeting import Meeting, empty_meeting
 from .types import Minutes
 
@@ -59,20 +58,9 @@ def private_folder(folder: Path) -> Path:
     return folder
 
 
-@contextmanager
-def locked(folder: Path) -> Iterator[None]:
-    """Exclusive use of one part of the library (POSIX flock on the folder; elsewhere none)."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+def locked(folder: Path):
+    """Exclusive use of one part of the library, among processes."""
+    return folder_lock(folder)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -139,3 +127,25 @@ def remove_body_part(root: Path, part: str, body: str) -> bool:
 def delete_body(root: Path, body: str) -> list[str]:
     """Remove everything learned for a body (its voices, consent and words): the parts removed."""
     return [part for part in PARTS if remove_body_part(root, part, body)]
+
+
+
+def rename_body(root: Path, old: str, new: str) -> list[str]:
+    """Move what was learned for a body to its new name (a committee renamed keeps its voices,
+    consent and words): the parts moved. Refused, with nothing moved, when the new name already
+    has learned data of a part the old name has: two bodies' data are not merged."""
+    pairs = [(part, body_file(root, part, old), body_file(root, part, new)) for part in PARTS]
+    pairs = [(part, src, dst) for part, src, dst in pairs if src != dst and src.is_file()]
+    if any(dst.exists() for _, _, dst in pairs):
+        raise KaigirokuError(f"「{normalise(new)}」にはもう学習データがあります。別の名前にするか、"
+                             "どちらかの学習データを消してから名前を変えてください。")
+    moved = []
+    for part, src, dst in pairs:
+        with locked(Path(root) / part):
+            data = read_json(src)
+            if data is None:
+                continue
+            write_json(dst, {**data, "body": normalise(new)})
+            remove(src)
+            moved.append(part)
+    return moved

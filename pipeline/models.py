@@ -335,3 +335,77 @@ def status() -> list[ModelStatus]:
         state, _ = installed_state(folder, manifest)
         out.append(ModelStatus(manifest.name, manifest.kind, manifest.source, str(folder), manifest.size, state))
     return out
+
+
+# ---------------------------------------------------------------- loaded models, kept per process
+
+class LoadedModels:
+    """Loaded models kept for the next draft of this process (a service's worker, issue 15).
+
+    Off by default: `kaigiroku draft` drafts once and ends, and a clerk's PC wants the memory
+    back. A worker calls `keep(True)` at start; then `borrow` hands out a model already loaded
+    for the same key (the resolved weights and what loading depends on: device, compute type,
+    threads) instead of loading it again. A borrowed model is used by one draft at a time (two
+    consumer threads get two copies: a pyannote pipeline is not safe to share between
+    threads), and only the last key of each kind stays loaded, so a job with another model
+    does not leave the first one's memory taken for good.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._idle: dict[tuple, list[Any]] = {}
+        self._keep = False
+        self.loads: dict[tuple, int] = {}  # loads per key in this process (the log says the same)
+
+    def keep(self, on: bool = True) -> None:
+        with self._lock:
+            self._keep = on
+            if not on:
+                self._idle.clear()
+
+    def borrow(self, key: tuple, load):
+        """Context manager: a model for `key` (first element: its kind), loaded with `load()`
+        only when none is idle."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def lend():
+            with self._lock:
+                idle = self._idle.get(key)
+                model = idle.pop() if idle else None
+                keep = self._keep
+            if model is None:
+                model = load()
+                with self._lock:
+                    self.loads[key] = self.loads.get(key, 0) + 1
+                if keep:
+                    logger.info("model loaded: %s (load %d in this process)", _key_name(key), self.loads[key])
+            else:
+                logger.info("model reused: %s (loaded once in this process)", _key_name(key))
+            try:
+                yield model
+            finally:
+                with self._lock:
+                    if self._keep:
+                        for other in [k for k in self._idle if k[0] == key[0] and k != key]:
+                            del self._idle[other]  # one key per kind stays loaded
+                        self._idle.setdefault(key, []).append(model)
+
+        return lend()
+
+
+def _key_name(key: tuple) -> str:
+    """"asr whisper-base", "diarize pyannote-segmentation-3.0+campplus…": what the log names."""
+    def name(part) -> str:
+        if isinstance(part, ResolvedModel):
+            return part.name
+        if isinstance(part, tuple):
+            return "+".join(name(p) for p in part)
+        return str(part)
+
+    return " ".join(name(part) for part in key[:2])
+
+
+LOADED = LoadedModels()

@@ -12,7 +12,7 @@ from .audio import Audio, speech_spans
 from .errors import KaigirokuError
 from .hooks import Hook, null_hook
 from .memory import release_freed_memory
-from .models import ResolvedModel
+from .models import LOADED, ResolvedModel
 from .privacy import apply_offline_env
 from .types import Segment, Transcript, Word
 
@@ -234,7 +234,19 @@ def _second_look(whisper, samples: np.ndarray, rate: int, block: list[Segment], 
 
 def transcribe(audio: Audio, model: ResolvedModel, options: TranscribeOptions,
                vocabulary: Sequence[str] = (), hook: Hook = null_hook) -> Transcript:
-    whisper = load_whisper(model, options)
+    with borrow_whisper(model, options) as whisper:
+        return _transcribe(whisper, audio, options, vocabulary, hook)
+
+
+def borrow_whisper(model: ResolvedModel, options: TranscribeOptions):
+    """Context manager: Whisper for these weights, loaded now, or kept from this process's last
+    draft by a worker (models.LOADED; the CLI loads it each time)."""
+    key = ("asr", model, options.device, options.compute_type, options.cpu_threads)
+    return LOADED.borrow(key, lambda: load_whisper(model, options))
+
+
+def _transcribe(whisper, audio: Audio, options: TranscribeOptions, vocabulary: Sequence[str],
+                hook: Hook) -> Transcript:
     prompt = initial_prompt(vocabulary) if options.vocabulary_prompt else None
     total = audio.duration
     segments: list[Segment] = []

@@ -24,6 +24,9 @@ if [ "$what" = test ]; then
   need chromium has chromium                              # the review page's browser tests (Playwright)
   need util-linux has unshare                             # no-network, read-only and full-disk tests
   need postgresql has_pg                                  # the jobs' tests on PostgreSQL (a private server)
+  need redis-server has redis-server                      # the service's tests on a Redis queue (a private server)
+  need iproute2 has ip                                    # the service's worker in its own network namespace
+  need openssl has openssl                                # the server's TLS test (a self-signed certificate)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

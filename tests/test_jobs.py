@@ -30,44 +30,13 @@ from pipeline.meeting import load_meeting, parse_meeting
 def postgres():
     """A private PostgreSQL server (Debian's postgresql) on a loopback port, for this test run;
     yields a function that makes a fresh empty database and returns its URL."""
-    import shutil
-    import socket
-    import subprocess
-    import tempfile
-    import uuid
+    from servers import Postgres
 
-    bins = [Path(p).parent for p in [shutil.which("initdb")] if p] + sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-    bin_dir = next((b for b in bins if (b / "initdb").is_file() and (b / "pg_ctl").is_file()), None)
-    if bin_dir is None:
-        pytest.fail("PostgreSQL is not installed: apt-get install -y postgresql (scripts/system-deps.sh test)")
-    root = Path(tempfile.mkdtemp(prefix="kaigiroku-pg."))  # not under pytest's root-only folder
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root: the package's own account runs it
-        shutil.chown(root, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    run = lambda *cmd: subprocess.run([*as_user, *map(str, cmd)], check=True, capture_output=True, timeout=120)
-    run(bin_dir / "initdb", "-D", root / "db", "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale")
-    run(bin_dir / "pg_ctl", "-D", root / "db", "-l", root / "log", "-w", "-o",
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-    base = f"postgresql://postgres@127.0.0.1:{port}"
-
-    def fresh() -> str:
-        import psycopg
-
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        return f"{base}/{name}"
-
+    server = Postgres()
     try:
-        yield fresh
+        yield server.fresh
     finally:
-        # -m fast: the connections the tests' pools still hold are ended by the server
-        run(bin_dir / "pg_ctl", "-D", root / "db", "-m", "fast", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        server.close()
 
 
 @pytest.fixture()
@@ -319,6 +288,22 @@ def test_one_job_per_key(sessions, data, meeting_with_recording):
         a.state = JobState.FAILED
         s.commit()
         assert submit_draft(s, data, mid, overrides={"diarize": {"enabled": False}})[1]
+
+
+def test_a_twin_meeting_gets_its_own_job(sample_dir, sessions, data, meeting_with_recording):
+    """Two meetings with the same file and the same data (a meeting added twice, a copy for a
+    rehearsal): each its own job and result, never the other's draft to correct."""
+    mid, _ = meeting_with_recording
+    with sessions() as s:
+        twin = import_meeting_file(s, sample_dir / "meeting.yaml", data)
+        s.flush()
+        add_recording(s, data, twin.id, sample_dir / "meeting.flac")
+        a, created_a = submit_draft(s, data, mid)
+        b, created_b = submit_draft(s, data, twin.id)
+        s.commit()
+        assert created_a and created_b and a.id != b.id and a.key == b.key
+        assert (a.meeting_id, b.meeting_id) == (mid, twin.id)
+        assert s.get(MeetingRow, twin.id).state == MeetingState.WAITING
 
 
 def test_the_key_follows_what_changes_the_draft(sample_dir, tmp_path):

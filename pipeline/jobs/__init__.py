@@ -8,7 +8,9 @@ folder, the queue and the job runner. No pages and no HTTP here.
 - `runner`: `submit_draft`, `run_job` (the same `run_draft` as `kaigiroku draft`, progress
   and heartbeat into the job row, cancel, idempotent), `requeue_stale`;
 - `queue`: the one Huey object (SQLite in the data folder, or Redis) and its tasks;
-  ``python -m pipeline.jobs worker`` is a consumer.
+  ``python -m pipeline.jobs worker`` (and ``kaigiroku worker``, pipeline/cli_service.py) is a
+  consumer;
+- `workers`: the worker processes alive, by their own heartbeat rows (/healthz, the job list).
 
 Importing this package imports nothing heavy (SQLAlchemy and Huey load with their modules).
 """

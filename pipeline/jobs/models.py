@@ -236,5 +236,43 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(40))
-    target: Mapped[str] = mapped_column(String(200), default="")  # e.g. meeting:12
+    target: Mapped[str] = mapped_column(String(200), default="", index=True)  # e.g. meeting:12
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the client's address (login attempts are limited per address as well as per account)
+    address: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class LoginSession(Base):
+    """A browser's login to the shared service (pipeline.web.login): kept here rather than in a
+    signed cookie so that logout and `kaigiroku users disable` end it at once, on every server
+    process. Only hashes are stored: a copy of the database opens no session."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the cookie's value
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))  # sent back by the pages in X-CSRF-Token
+    address: Mapped[str | None] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    expires: Mapped[datetime] = mapped_column(index=True)  # absolute end, whatever the activity
+
+    user: Mapped[User] = relationship()
+
+
+class WorkerRow(Base):
+    """A draft worker process that is alive, seen by its heartbeat (issue 15: /healthz and the
+    job list say which worker runs what). Written by the worker every few seconds; a row
+    whose `seen` is old is a worker that died (kill -9, power cut) and is pruned later."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)  # host:pid, as Job.worker names it
+    host: Mapped[str] = mapped_column(String(200), default="")
+    device: Mapped[str] = mapped_column(String(16), default="cpu")  # cpu | cuda
+    model: Mapped[str] = mapped_column(String(200), default="")  # the ASR model it loaded at start
+    threads: Mapped[int] = mapped_column(Integer, default=1)  # drafts it runs at once
+    started: Mapped[datetime] = mapped_column(default=utcnow)
+    seen: Mapped[datetime] = mapped_column(default=utcnow, index=True)

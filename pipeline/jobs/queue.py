@@ -26,6 +26,7 @@ from .runner import cancel_job, requeue_stale, run_job, submit_draft, worker_id
 logger = logging.getLogger(__name__)
 
 NAME = "kaigiroku"
+REDIS_CONNECT_S = 5.0
 
 
 def make_huey(data: DataFolder, queue_url: str = "", immediate: bool = False):
@@ -39,8 +40,11 @@ def make_huey(data: DataFolder, queue_url: str = "", immediate: bool = False):
     if queue_url.startswith(("redis://", "rediss://", "unix://")):
         try:
             from huey import RedisHuey
+            from redis import ConnectionPool
 
-            return RedisHuey(NAME, url=queue_url, results=False, immediate=immediate)
+            # a Redis that does not answer fails the connect in seconds, not a TCP timeout's minutes
+            pool = ConnectionPool.from_url(queue_url, socket_connect_timeout=REDIS_CONNECT_S)
+            return RedisHuey(NAME, connection_pool=pool, results=False, immediate=immediate)
         except ImportError as e:  # huey imports redis lazily, at the first RedisHuey
             raise KaigirokuError("Redis のキューを使うには redis パッケージが必要です。pip install redis を実行してください。",
                                  str(e)) from e
@@ -65,10 +69,21 @@ class JobQueue:
 
         self.sessions = session_factory(self.db_url)
         self.draft_task = self.huey.task(name="draft")(self._draft)
+        self.learn_task = self.huey.task(name="learn")(self._learn)
 
     def _draft(self, job_id: int) -> None:
         run_job(job_id, self.sessions, self.data.root, worker=worker_id(),
                 worker_overrides=self.worker_overrides, job_options=self.job_options)
+
+    def _learn(self, meeting_id: int, result: str, audio: str) -> None:
+        from .finish import learn_voices
+
+        learn_voices(self.data, meeting_id, result, audio, self.worker_overrides)
+
+    def learn(self, meeting_id: int, result: str, audio: str) -> None:
+        """Learn the voices of a meeting marked 完了 (pipeline.jobs.finish), in the worker:
+        minutes of CPU that must not run in the app process while it records."""
+        self.learn_task(meeting_id, result, audio)
 
     def submit(self, meeting_id: int, recording_id: int | None = None,
                overrides: dict[str, dict[str, Any]] | None = None) -> Job:
@@ -79,6 +94,14 @@ class JobQueue:
         if created:
             self.enqueue(job.id)
         return job
+
+    def check(self) -> int:
+        """The queue answers: the number of tasks waiting in it, or a Japanese error."""
+        try:
+            return self.huey.pending_count()
+        except Exception as e:  # noqa: BLE001 - redis and sqlite3 raise their own kinds
+            raise KaigirokuError("キュー（Redis または queue.db）に接続できません。--queue の指定と、Redis が動いているかを確認してください。",
+                                 f"{type(e).__name__}: {e}") from e
 
     def enqueue(self, job_id: int) -> None:
         self.draft_task(job_id)

@@ -112,7 +112,9 @@ def submit_draft(session, data: DataFolder, meeting_id: int, recording_id: int |
     overrides = overrides or {}
     options = load_options(None, overrides)  # a bad override fails here, not in the worker
     key = draft_key(recording.sha256, options, meeting_of(meeting_row, data), library_of(data))
-    existing = session.scalar(select(Job).where(Job.key == key, Job.state.in_(
+    # within this meeting only: another meeting with the same file and data has its own draft
+    # (the editors of each correct their own copy)
+    existing = session.scalar(select(Job).where(Job.key == key, Job.meeting_id == meeting_id, Job.state.in_(
         (JobState.QUEUED, JobState.RUNNING, JobState.DONE))).order_by(Job.id.desc()))
     if existing is not None:
         return existing, False
@@ -312,7 +314,8 @@ def _claim(session_factory, job_id: int, data: DataFolder, worker: str) -> _Work
             _finish(job, JobState.CANCELLED)
             s.commit()
             return JobState.CANCELLED
-        twin = s.scalar(select(Job).where(Job.key == job.key, Job.state == JobState.DONE, Job.id != job.id))
+        twin = s.scalar(select(Job).where(Job.key == job.key, Job.meeting_id == job.meeting_id,
+                                          Job.state == JobState.DONE, Job.id != job.id))
         if twin is not None and twin.result and data.path(twin.result).is_file():
             job.result = twin.result
             _finish(job, JobState.DONE)
@@ -402,11 +405,12 @@ def requeue_stale(session_factory, job_options: JobOptions | None = None) -> lis
                 values = {"state": JobState.QUEUED, "worker": None, "heartbeat": None, "eta_s": None}
                 meeting_state = MeetingState.WAITING
             # only if nobody else changed it since we looked (another sweeper, a late heartbeat)
+            dead = job.worker  # (the UPDATE below also clears it on the loaded row)
             done = s.execute(update(Job).where(Job.id == job.id, Job.state == JobState.RUNNING,
-                                               Job.worker == job.worker).values(**values)).rowcount
+                                               Job.worker == dead).values(**values)).rowcount
             if done:
                 s.get(MeetingRow, job.meeting_id).state = meeting_state
-                logger.warning("job %s: worker %s stopped answering; %s", job.id, job.worker, values["state"].value)
+                logger.warning("job %s: worker %s stopped answering; %s", job.id, dead, values["state"].value)
                 if values["state"] == JobState.QUEUED:
                     requeued.append(job.id)
         s.commit()

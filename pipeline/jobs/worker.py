@@ -2,7 +2,13 @@
 
 A Huey consumer (threads) that runs one draft at a time per worker thread and sweeps for the
 jobs of dead workers. The app starts one beside itself; a service runs them on other machines
-(`--queue redis://…`, `--db postgresql://…`, `--data` a shared folder).
+(`kaigiroku worker`, pipeline/cli_service.py: the same `run_worker` with `preload`, `--queue
+redis://…`, `--db postgresql://…`, `--data` a shared folder).
+
+With `preload` the models are loaded once at start and kept for every job of the process
+(pipeline.models.LOADED); the app's worker loads them per draft instead, so a clerk's PC that
+drafts nothing today keeps its memory. Either way the worker writes its own heartbeat row
+(pipeline/jobs/workers.py) for /healthz and the job list.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--config", type=Path, help="設定ファイル（jobs: の間隔など）")
     w.add_argument("--threads", type=int, help="CPU のスレッド数")
     w.add_argument("--device", choices=("cpu", "cuda"), help="計算に使う装置")
+    w.add_argument("--model", help="音声認識モデル（--preload で起動時に読み込むもの。サーバーの --model と同じに）")
+    w.add_argument("--preload", action="store_true", help="起動時にモデルを読み込み、以後の作業で使い回す")
     w.add_argument("--workers", type=int, default=1, help="同時に作る原稿の数（既定 1）")
     w.add_argument("--with-parent", action="store_true",
                    help="標準入力が閉じたら終わる（kaigiroku app が起動した作業者: アプリが落ちたら一緒に終わる）")
@@ -40,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return _worker(args)
+        return run_worker(args)
     except KaigirokuError as e:
         print(f"エラー: {e.message}", file=sys.stderr)
         return 1
@@ -66,12 +74,17 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="kaigiroku-parent-watch", daemon=True).start()
 
 
-def _worker(args) -> int:
+def run_worker(args) -> int:
+    """The worker of `args` (this module's parser, or `kaigiroku worker`'s: data, db, queue,
+    config, threads, device, model, workers, with_parent, preload), until Ctrl-C or SIGTERM."""
     from ..config import load_options
     from ..memory import limit_malloc_arenas
+    from ..models import LOADED
     from .data import DataFolder
     from .db import check_schema
     from .queue import make_queue
+    from .runner import worker_id
+    from .workers import WorkerBeat, WorkerInfo
 
     limit_malloc_arenas()  # before the consumer's and the models' threads start
     if args.with_parent:
@@ -85,6 +98,13 @@ def _worker(args) -> int:
     if args.device == "cuda":
         overrides["transcribe"]["compute_type"] = "float16"
     queue = make_queue(data, db_url, args.queue, job_options=options.jobs, worker_overrides=overrides)
+    queue.check()
+    model = args.model or load_options(None).transcribe.model
+    if args.preload:
+        LOADED.keep(True)
+        preload(model, overrides)
+    beat = WorkerBeat(queue.sessions, WorkerInfo(worker_id(), args.device or "cpu", model, args.workers),
+                      options.jobs).start()
     sweeper = queue.start_sweeper()
     consumer = queue.consumer(args.workers)
     print(f"作業を待っています（データ: {data.root}）。終えるときは Ctrl-C を押してください。", flush=True)
@@ -92,4 +112,27 @@ def _worker(args) -> int:
         consumer.run()
     finally:
         sweeper.set()
+        beat.stop()
     return 0
+
+
+def preload(model: str, worker_overrides: dict) -> None:
+    """Load Whisper (and the speaker models, when drafts use them) into this process's kept
+    models, with the same options a job of this worker gets (runner.run_job merges the same
+    overrides), so the first job finds them loaded."""
+    import time
+
+    from ..config import load_options
+    from ..diarize import borrow_diarizer, resolve_models
+    from ..models import resolve
+    from ..transcribe import borrow_whisper
+    from .runner import _merge
+
+    t0 = time.perf_counter()
+    options = load_options(None, _merge({"transcribe": {"model": model}}, worker_overrides))
+    with borrow_whisper(resolve(options.transcribe.model, "asr"), options.transcribe):
+        pass
+    if options.diarize.enabled:
+        with borrow_diarizer(options.diarize, resolve_models(options.diarize)):
+            pass
+    logging.getLogger(__name__).info("models loaded at start in %.1f s", time.perf_counter() - t0)

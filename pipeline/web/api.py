@@ -12,6 +12,9 @@ what a script may use with the header X-Kaigiroku-Token.
     DELETE /api/jobs/{job}                     cancel
     GET    /api/meetings/{id}/minutes.docx     the draft as Word (?public=1: 公開用), with the review's edits
 
+Bodies and rosters (/api/bodies…) are in `pipeline.web.roster`; editing a meeting before its
+draft (PUT /api/meetings/{id}) and 完了 (/api/meetings/{id}/done) in `pipeline.web.prepare`.
+
 Recording in the app (`pipeline.web.capture`; one recording at a time, kept by the app process):
 
     GET    /api/devices                        the inputs that can record (index, name, channels, rate)
@@ -301,7 +304,7 @@ def keep_voice(ctx: AppContext, mid: int, name: str, position: int, checked: Pat
     """Keep a checked clip (an upload, a take recorded in the app) as the voice of participant
     `name` of meeting `mid`, and in the body's roster with the person's consent; `checked` is
     moved or copied, never left in its place."""
-    from ..jobs.models import Member, utcnow
+    from ..jobs.models import Member
 
     folder = ctx.data.folder("voices", f"meeting-{mid}")
     with ctx.sessions() as s:
@@ -315,12 +318,7 @@ def keep_voice(ctx: AppContext, mid: int, name: str, position: int, checked: Pat
         kept = "meeting"
         member: Member | None = attendee.member
         if consent and member is not None:
-            # the roster keeps a voice only with the person's consent (a voice print is personal data)
-            own = ctx.data.folder("voices", member.body_id) / f"member-{member.id}{clip.suffix}"
-            with atomic_path(own) as tmp:
-                tmp.write_bytes(clip.read_bytes())
-            member.voice, member.voice_sha256 = ctx.data.relative(own), sha256_file(own)
-            member.voice_consent, member.voice_consent_at = True, utcnow()
+            keep_in_roster(ctx.data, member, clip)
             kept = "roster"
         s.commit()
         return {"name": name, "kept": kept}
@@ -333,6 +331,20 @@ def attendee_position(ctx: AppContext, mid: int, name: str) -> int:
         if found is None:
             raise ApiError(404, f"この会議の参加者に「{name}」はいません。会議の参加者の名前で送ってください。")
         return found.position
+
+
+def keep_in_roster(data, member, clip: Path) -> None:
+    """A checked clip kept with the person in the body's roster (voices/B/member-N.ext). Only
+    with the person's consent, which the caller has asked for: a voice print is personal data."""
+    from ..jobs.models import utcnow
+
+    own = data.folder("voices", member.body_id) / f"member-{member.id}{clip.suffix}"
+    with atomic_path(own) as tmp:
+        tmp.write_bytes(clip.read_bytes())
+    if member.voice and member.voice != data.relative(own):
+        data.path(member.voice).unlink(missing_ok=True)  # the previous clip, of another file type
+    member.voice, member.voice_sha256 = data.relative(own), sha256_file(own)
+    member.voice_consent, member.voice_consent_at = True, utcnow()
 
 
 # ---------------------------------------------------------------- routes
@@ -350,6 +362,7 @@ def routes(ctx: AppContext) -> list:
     from ..jobs.recordings import add_recording, recording_folder
     from ..jobs.runner import job_view
     from ..meeting import meeting_from_data, parse_meeting
+    from .access import check_new_meeting, visible_meetings
 
     no_store = {"Cache-Control": "no-store"}
 
@@ -373,7 +386,7 @@ def routes(ctx: AppContext) -> list:
                     like = f"%{text}%"
                     query = query.where(or_(MeetingRow.body.like(like), MeetingRow.session.like(like),
                                             MeetingRow.date.like(like), MeetingRow.place.like(like)))
-            rows = s.scalars(query).all()
+            rows = s.scalars(visible_meetings(request, query)).all()
             latest: dict[int, Job] = {}
             if rows:
                 for job in s.scalars(select(Job).where(Job.meeting_id.in_([r.id for r in rows])).order_by(Job.id)):
@@ -403,6 +416,7 @@ def routes(ctx: AppContext) -> list:
                     meeting_from_data(source, "会議ファイル")
             except KaigirokuError as e:
                 raise ApiError(422, e.message) from None
+            check_new_meeting(request, meeting.info.body)  # accounts: only for one's own body
             with ctx.sessions() as s:
                 body = roster_body(s, meeting)
                 row = MeetingRow()

@@ -7,6 +7,9 @@ answers, with a page that says which address to open). Everything is served from
 `pipeline/web/static/` (no CDN: town-hall PCs may be on a closed network).
 
 - `/`: the meeting list (static/app.*), which uses the JSON API of `pipeline.web.api`;
+- `/bodies`: bodies and their rosters (static/bodies.*, API in `pipeline.web.roster`);
+- `/meetings/new`, `/meetings/{id}/edit`: the meeting form (static/meeting.*, API in
+  `pipeline.web.prepare`, with 完了 and what it learns);
 - `/meetings/{id}/record`: the recording page, `/meetings/{id}/voices`: voice registration
   (static/record.*, static/voice.*; the recorder in `pipeline.web.capture`);
 - `/meetings/{id}/review/`: the review page (`review.review_app`) on the meeting's latest
@@ -17,6 +20,10 @@ answers, with a page that says which address to open). Everything is served from
 
 The data folder (default ~/kaigiroku) is created private and its database upgraded with the
 migrations at start.
+
+With `accounts` (the shared service, `kaigiroku server`) the token scheme gives way to
+`pipeline.web.login.AccountGate`: a login page, sessions with a CSRF token, Bearer API tokens,
+the role and body policy of `pipeline.web.access`, and the audit log (/audit, /api/audit).
 """
 
 from __future__ import annotations
@@ -32,8 +39,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KaigirokuError
+from .access import Denied
 from .api import ApiError, AppContext, draft_files, routes
+from ..jobs.options import AccountOptions
 from .auth import HOST, OneTimeCode, TokenGate, listen
+from .prepare import routes as prepare_routes
+from .roster import routes as roster_routes
+from .health import with_health, worker_routes
 
 logger = logging.getLogger(__name__)
 
@@ -51,33 +63,50 @@ class AppServer:
     token: str
     port: int
     launch: OneTimeCode = field(default_factory=OneTimeCode)
+    # the shared service's accounts (`kaigiroku server`): logins, roles, audit log instead of
+    # the token scheme (pipeline.web.login); None: the single-PC app
+    accounts: AccountOptions | None = None
     capture: Any = None  # capture.CaptureSlot: the app's one recorder, made with the first app
 
 
-def prepare_app(data_dir: str | Path | None = None, port: int = 0, model: str | None = None
-                ) -> tuple[AppServer, socket.socket]:
+def prepare_app(data_dir: str | Path | None = None, port: int = 0, model: str | None = None,
+                accounts: AccountOptions | bool | None = None, *, db_url: str | None = None, queue_url: str = "",
+                sock: socket.socket | None = None) -> tuple[AppServer, socket.socket]:
     """The data folder (created, database upgraded), the queue and the listening socket:
-    everything that can fail, before serving."""
+    everything that can fail, before serving. `accounts`: True (the configured options) or
+    AccountOptions for the multi-user mode. `db_url`, `queue_url`, `sock`: the shared
+    service's (`kaigiroku server`, pipeline/cli_service.py); the app's are the data folder's
+    SQLite files and a loopback socket on `port`."""
     from ..jobs.data import DataFolder
     from ..jobs.db import upgrade
     from ..jobs.queue import make_queue
 
     data = DataFolder.open(data_dir)
-    db_url = data.db_url
+    shared = db_url is not None
+    db_url = db_url or data.db_url
     try:
         upgrade(db_url)
     except KaigirokuError:
         raise
-    except Exception as e:  # noqa: BLE001 - a locked, newer or damaged database
-        raise KaigirokuError(f"データベース {data.db_path} を開けません。別の kaigiroku app が動いていないか確認してください。",
+    except Exception as e:  # noqa: BLE001 - a locked, newer or damaged database; a server that does not answer
+        raise KaigirokuError("データベース（--db）に接続できません。アドレス・ユーザー・パスワードと、サーバーが動いているかを確認してください。"
+                             if shared else
+                             f"データベース {data.db_path} を開けません。別の kaigiroku app が動いていないか確認してください。",
                              str(e)) from e
     if model:
         from ..models import resolve
 
         resolve(model, "asr")  # an unknown model fails now, not in every draft
-    sock = listen(port)
-    context = AppContext(data=data, db_url=db_url, queue=make_queue(data, db_url), model=model)
-    return AppServer(context, secrets.token_urlsafe(32), sock.getsockname()[1]), sock
+    queue = make_queue(data, db_url, queue_url)
+    queue.check()
+    sock = sock or listen(port)
+    context = AppContext(data=data, db_url=db_url, queue=queue, model=model)
+    if accounts is True:
+        from ..config import load_options
+
+        accounts = load_options(None).accounts
+    return AppServer(context, secrets.token_urlsafe(32), sock.getsockname()[1],
+                     accounts=accounts or None), sock
 
 
 class ReviewMount:
@@ -130,6 +159,11 @@ def create_app(server: AppServer):
     def api_error(request: Request, e: ApiError):
         return JSONResponse({"error": e.message}, status_code=e.status)
 
+    def denied(request: Request, e: Denied):  # pipeline.web.access: 404 as if missing, or 403
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": e.message}, status_code=e.status)
+        return PlainTextResponse(e.message, status_code=e.status)
+
     def kaigiroku_error(request: Request, e: KaigirokuError):
         logger.warning("app: %s (%s)", e.message, e.detail)
         return JSONResponse({"error": e.message}, status_code=500)
@@ -146,23 +180,42 @@ def create_app(server: AppServer):
         return JSONResponse({"error": f"予期しないエラーが起きました（{type(e).__name__}）。管理者に連絡してください。"},
                             status_code=500)
 
-    from .capture import CaptureSlot, routes as capture_routes
+    extra = []
+    if server.accounts is not None:
+        from .login import account_routes
 
-    if server.capture is None:
-        server.capture = CaptureSlot(server.context)
+        extra = account_routes(server.context, server.accounts)
+
+    recording = []
+    if server.accounts is None:
+        # the rig's microphone is on the PC the app runs on: recording is the single-PC app's,
+        # not a shared server's (whose input no clerk sits at)
+        from .capture import CaptureSlot, routes as capture_routes
+
+        if server.capture is None:
+            server.capture = CaptureSlot(server.context)
+        recording = [*capture_routes(server.context, server.capture),
+                     Route("/meetings/{mid:int}/record", page("record.html")),
+                     Route("/meetings/{mid:int}/voices", page("voice.html"))]
     app = Starlette(routes=[
         Route("/", index),
+        *extra,
         *routes(server.context),
-        *capture_routes(server.context, server.capture),
-        Route("/meetings/{mid:int}/record", page("record.html")),
-        Route("/meetings/{mid:int}/voices", page("voice.html")),
+        *roster_routes(server.context),  # 附属機関と名簿
+        *prepare_routes(server.context),  # 会議の準備, 完了
+        *worker_routes(server.context),
+        *recording,
         Route("/meetings/{mid:int}/review", review_slash),
         Mount("/meetings/{mid:int}/review", app=ReviewMount(server)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ], exception_handlers={ApiError: api_error, KaigirokuError: kaigiroku_error, HTTPException: http_error,
+    ], exception_handlers={ApiError: api_error, Denied: denied, KaigirokuError: kaigiroku_error, HTTPException: http_error,
                            Exception: unexpected})
-    return TokenGate(app, token=server.token, port=server.port, launch=server.launch, command="kaigiroku app",
-                     landing=LANDING, missing_status=401)
+    if server.accounts is not None:
+        from .login import AccountGate
+
+        return with_health(AccountGate(app, server.context, server.accounts), server.context)
+    return with_health(TokenGate(app, token=server.token, port=server.port, launch=server.launch,
+                                 command="kaigiroku app", landing=LANDING, missing_status=401), server.context)
 
 
 # ---------------------------------------------------------------- worker and serving

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import KaigirokuError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, folder_lock
 from ..types import Minutes
 from ..writers import result_json
 
@@ -126,18 +126,8 @@ class ReviewFile:
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
-        with self._lock:
-            try:
-                import fcntl
-            except ImportError:  # not POSIX: this process's lock only
-                yield
-                return
-            fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # the folder, not the file: the file is replaced
-                yield
-            finally:
-                os.close(fd)
+        with self._lock, folder_lock(self.path.parent):  # this process's threads, then other processes
+            yield
 
     def _entries(self) -> list[dict[str, Any]]:
         try:

@@ -13,7 +13,8 @@ function stateCell(m) {
   if (j && (j.state === "running" || j.state === "queued")) {
     const pct = Math.floor(j.progress * 100);
     td.append(el("div", { class: "jobline" },
-      j.state === "queued" ? "順番待ち" : `${j.stage || "準備中"} ${pct}% ${minutesLeft(j.eta_s)}`));
+      j.state === "queued" ? "順番待ち" : `${j.stage || "準備中"} ${pct}% ${minutesLeft(j.eta_s)}`,
+      j.worker ? el("span", { class: "worker", title: "この原稿を作っている作業者（PC名:番号）" }, ` ${j.worker}`) : null));
     const bar = el("div", { class: "bar", role: "progressbar", "aria-valuenow": String(pct) }, el("div"));
     bar.firstChild.style.width = `${pct}%`;
     td.append(bar);
@@ -30,14 +31,19 @@ function opsCell(m) {
   const j = m.job;
   const busy = j && (j.state === "running" || j.state === "queued");
   td.append(el("button", { type: "button", onclick: () => showDetail(m.id) }, "詳細"));
-  td.append(el("a", { href: `/meetings/${m.id}/record` }, "録音"));
-  td.append(el("a", { href: `/meetings/${m.id}/voices` }, "声の登録"));
+  td.append(el("a", { href: `/meetings/${m.id}/record`, class: "rec-link" }, "録音"));
+  td.append(el("a", { href: `/meetings/${m.id}/voices`, class: "rec-link" }, "声の登録"));
   td.append(el("button", { type: "button", onclick: () => pickRecording(m.id) },
     m.recordings ? "録音を取り込み直す" : "録音を取り込む"));
   if (m.recordings && !busy) {
     td.append(el("button", { type: "button", onclick: () => startDraft(m.id) }, m.draft ? "原稿を作り直す" : "原稿作成"));
   }
   if (busy) td.append(el("button", { type: "button", onclick: () => cancelJob(j.id) }, "取消"));
+  // the form page: editable until the draft starts, then it shows the meeting and what 完了 learned
+  td.append(el("a", { href: `/meetings/${m.id}/edit` }, m.draft || busy ? "内容" : "編集"));
+  if (m.draft && !busy && m.state !== "完了") {
+    td.append(el("button", { type: "button", onclick: () => markDone(m.id) }, "完了にする"));
+  }
   if (m.draft) {
     td.append(el("a", { href: `/meetings/${m.id}/review/`, target: "_blank", rel: "noopener" }, "校正"));
     td.append(el("a", { href: `/api/meetings/${m.id}/minutes.docx` }, "Word（原稿）"));
@@ -72,6 +78,16 @@ async function startDraft(id) {
   try {
     await api("POST", `/api/meetings/${id}/draft`);
     banner("原稿作成を始めました。進み具合は一覧に表示されます。", "info");
+  } catch (e) { banner(e.message); }
+  refresh();
+}
+
+async function markDone(id) {
+  // 完了: the words the editor corrected are kept, and the voices learned where the body agreed
+  if (!confirm("校正を終えて「完了」にしますか（直した語と、同意のある附属機関では声を学習します）。")) return;
+  try {
+    const r = await api("POST", `/api/meetings/${id}/done`);
+    banner(["完了にしました。", ...r.notices].join("\n"), "info");
   } catch (e) { banner(e.message); }
   refresh();
 }

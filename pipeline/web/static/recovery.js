@@ -10,7 +10,11 @@ function hoursMinutes(s) {
 
 async function offerRecovery(onlyMeeting) {
   let data;
-  try { data = await api("GET", "/api/recoveries"); } catch (e) { return; }
+  try { data = await api("GET", "/api/recoveries"); } catch (e) {
+    // the shared server records nothing (the mic rig is on the single-PC app's PC): no links to it
+    document.body.classList.add("no-recorder");
+    return;
+  }
   let box = document.getElementById("recovery");
   const items = data.recordings.filter((r) => onlyMeeting === undefined || r.meeting === onlyMeeting);
   if (!items.length) { if (box) box.remove(); return; }

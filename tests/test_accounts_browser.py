@@ -1,0 +1,102 @@
+"""The shared service's login in a real headless Chromium (issue 15), through uvicorn on a
+loopback socket: the login page, a meeting list that shows only the editor's body, a meeting
+added from the page (its POST carries the CSRF token that static/account.js adds), an edit
+saved on the review page (review.js's own fetch gets the token too) and found in the audit
+log, and logout. No models: the draft is test_review's small synthetic result.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from test_accounts import BODY_A, PASSWORD, Service, two_meetings
+from test_review_browser import browser, chromium_path  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def served(tmp_path):
+    from pipeline.jobs.options import AccountOptions
+    from pipeline.web.app import make_server, prepare_app
+
+    server, sock = prepare_app(tmp_path / "data", accounts=AccountOptions())
+    svc = Service(server)
+    uv = make_server(server)
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield svc, f"http://127.0.0.1:{server.port}"
+    finally:
+        uv.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_login_list_edit_audit_logout(browser, served):  # noqa: F811
+    svc, base = served
+    a, b, _, _ = two_meetings(svc)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + "/")
+    assert page.url == base + "/login?next=%2F"
+    page.fill("#name", "editor_a")
+    page.fill("#password", "wrong password")
+    page.click("#submit")
+    page.wait_for_selector("#banner.error")
+    assert "違います" in page.inner_text("#banner")
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    page.wait_for_url(base + "/")
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('更新')")
+    rows = page.locator("#meetings tbody tr")
+    assert rows.count() == 1 and rows.first.locator("td").nth(0).inner_text() == BODY_A
+    page.wait_for_selector("#account")
+    assert "editor_a（編集者・" in page.inner_text("#account") and page.locator("#account a").count() == 0
+
+    # a meeting added from the page: the POST passes the CSRF check
+    page.click("button[data-tab='form']")
+    page.fill("#form-fields input[name='body']", BODY_A)
+    page.fill("#form-fields input[name='session']", "令和7年度 第1回")
+    page.fill("#form-fields input[name='date']", "令和7年5月20日")
+    page.click("#form-fields button[type='submit']")
+    page.wait_for_function("document.querySelectorAll('#meetings tbody tr').length === 2")
+
+    # the review page of the body's meeting: an edit is saved, then found in the audit log
+    page.goto(f"{base}/meetings/{a}/review/")
+    page.wait_for_selector("body[data-ready='1']")
+    page.locator("tr[data-i='0'] td.text").click()
+    page.keyboard.press("End")
+    page.keyboard.insert_text("（ブラウザから）")
+    page.click("#legend")
+    page.wait_for_function("document.getElementById('status').textContent === '保存済み'")
+    # the other body's review page is as missing as a meeting that does not exist
+    assert "まだありません" in page.goto(f"{base}/meetings/{b}/review/").text()
+
+    with svc.bearer("admin") as admin:
+        edits = [e for e in admin.get("/api/audit", params={"meeting": a}).json()["entries"]
+                 if e["action"] == "edit.saved"]
+        assert len(edits) == 1 and edits[0]["user"] == "editor_a" and edits[0]["address"] == "127.0.0.1"
+        assert admin.get(f"/meetings/{a}/review/api/doc").json()["utterances"][0]["text"].endswith("（ブラウザから）")
+
+    page.goto(base + "/")
+    page.wait_for_selector("#logout")
+    page.click("#logout")
+    page.wait_for_url(base + "/login")
+    page.goto(base + "/audit")
+    assert page.url == base + "/login?next=%2Faudit"
+
+    # the admin lands on the audit page they asked for, and finds the edit there
+    page.fill("#name", "admin")
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    page.wait_for_url(base + "/audit")
+    page.fill("#user", "editor_a")
+    page.click("#filter button[type='submit']")
+    page.wait_for_selector("#entries tbody tr td:text-is('校正の保存')")
+    row = page.locator("#entries tbody tr", has_text="校正の保存")
+    assert row.count() == 1 and f"会議 {a}" in row.inner_text() and "editor_a" in row.inner_text()
+    assert errors == []
