@@ -410,3 +410,34 @@ def test_kill_9_while_drafting_then_the_job_completes_from_the_cache(tmp_path, c
     # what was cached before the kill was read back, not computed and written again
     assert before and all(after.get(name) == mtime for name, mtime in before.items()), (before, after)
     assert len(after) > len(before)  # and the stages after it were cached by the second run
+
+
+def test_roster_member_voice_from_the_mic(app, pulse, tmp_path):
+    """A roster member's voice read into the mic on the roster: kept there only with consent."""
+    client, server = app
+    bid = client.post("/api/bodies", json={"name": "緑川町公民館運営審議会", "kind": "審議会"}).json()["id"]
+    member = client.post(f"/api/bodies/{bid}/members", json={"name": "佐藤 由美", "role": "説明者"}).json()["id"]
+    assert client.get(f"/bodies/{bid}/voices").status_code == 200
+    voice, rate = sf.read(SAMPLE / "voices" / "sato.flac", dtype="float32")
+    wav = tmp_path / "sato.wav"
+    sf.write(wav, voice, rate, subtype="PCM_16")
+    assert client.post(f"/api/bodies/{bid}/members/{member + 1}/voice/record", json=MIC).status_code == 404
+
+    r = client.post(f"/api/bodies/{bid}/members/{member}/voice/record", json=MIC)
+    assert r.status_code == 201, r.text
+    assert r.json()["recording"]["member"] == member
+    player = play(pulse, wav, delay=0.5)
+    try:
+        wait_elapsed(client, len(voice) / rate + 1.0)
+    finally:
+        player.wait(30)
+    take = client.post("/api/recorder/stop").json()["take"]
+    refused = client.post(f"/api/takes/{take}/keep")
+    assert refused.status_code == 422 and "同意" in refused.json()["error"]
+    kept = client.post(f"/api/takes/{take}/keep?consent=1")
+    assert kept.json() == {"name": "佐藤 由美", "kept": "roster"}
+    [m] = client.get(f"/api/bodies/{bid}").json()["members"]
+    assert m["voice"] and m["voice_consent"]
+    folder = server.context.data.root / "voices" / str(bid)
+    assert [p.name for p in folder.iterdir()] == [f"member-{member}.flac"]
+    assert_holds_speech(folder / f"member-{member}.flac", wav)

@@ -20,6 +20,7 @@ Recording in the app (`pipeline.web.capture`; one recording at a time, kept by t
     GET    /api/devices                        the inputs that can record (index, name, channels, rate)
     POST   /api/meetings/{id}/record           {"device", "channels"} → start recording the meeting
     POST   /api/meetings/{id}/voices/{name}/record   {"device", "channels"} → start a voice take (≤ 90 s)
+    POST   /api/bodies/{id}/members/{member}/voice/record   the same for a roster member (kept with ?consent=1)
     GET    /api/recorder                       {"active": what, info, status (levels, elapsed, disk_left,
                                                warnings, markers, paused) | null, "last": how the last one ended}
     POST   /api/recorder/marker                {"label"} → a heading at the current audio time

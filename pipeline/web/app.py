@@ -10,8 +10,8 @@ answers, with a page that says which address to open). Everything is served from
 - `/bodies`: bodies and their rosters (static/bodies.*, API in `pipeline.web.roster`);
 - `/meetings/new`, `/meetings/{id}/edit`: the meeting form (static/meeting.*, API in
   `pipeline.web.prepare`, with 完了 and what it learns);
-- `/meetings/{id}/record`: the recording page, `/meetings/{id}/voices`: voice registration
-  (static/record.*, static/voice.*; the recorder in `pipeline.web.capture`);
+- `/meetings/{id}/record`: the recording page, `/meetings/{id}/voices` and `/bodies/{id}/voices`:
+  voice registration (static/record.*, static/voice.*; the recorder in `pipeline.web.capture`);
 - `/meetings/{id}/review/`: the review page (`review.review_app`) on the meeting's latest
   draft, with the same saving, undo and conflict rules as `kaigiroku review`;
 - drafts run in one worker process beside the app (``python -m pipeline.jobs worker --data
@@ -196,7 +196,8 @@ def create_app(server: AppServer):
             server.capture = CaptureSlot(server.context)
         recording = [*capture_routes(server.context, server.capture),
                      Route("/meetings/{mid:int}/record", page("record.html")),
-                     Route("/meetings/{mid:int}/voices", page("voice.html"))]
+                     Route("/meetings/{mid:int}/voices", page("voice.html")),
+                     Route("/bodies/{bid:int}/voices", page("voice.html"))]
     app = Starlette(routes=[
         Route("/", index),
         *extra,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KaigirokuError
-from .api import ApiError, AppContext, attendee_position, check_voice, keep_voice
+from .api import ApiError, AppContext, attendee_position, check_voice, keep_in_roster, keep_voice
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +44,14 @@ class Take:
     """What the app is recording: a meeting (kind "meeting") or a person's voice (kind "voice")."""
 
     kind: str
-    meeting_id: int
-    name: str  # the participant, for a voice take
+    meeting_id: int | None  # None: a roster member's voice, outside any meeting
+    name: str  # the participant or member, for a voice take
     out: Path
+    member_id: int | None = None  # a roster member's voice take (kept in the roster only)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "meeting": self.meeting_id, "name": self.name, "file": self.out.name}
+        return {"kind": self.kind, "meeting": self.meeting_id, "member": self.member_id, "name": self.name,
+                "file": self.out.name}
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,11 @@ class PendingVoice:
     """A voice take that passed the checks, waiting to be heard and kept (or recorded again)."""
 
     id: str
-    meeting_id: int
+    meeting_id: int | None
     name: str
     path: Path
     duration: float
+    member_id: int | None = None
 
 
 class CaptureSlot:
@@ -80,7 +83,7 @@ class CaptureSlot:
     def _clear_takes(self) -> None:
         """Voice takes an earlier run left (not kept, or its journal after a crash): a voice is
         personal data kept only when the clerk keeps it, and a take is read again in a minute."""
-        for take in (self.ctx.data.root / "voices").glob(f"meeting-*/{TAKE_PREFIX}*"):
+        for take in (self.ctx.data.root / "voices").glob(f"*/{TAKE_PREFIX}*"):
             try:
                 take.unlink()
             except OSError as e:  # another app on the same folder is recording it (Windows) …
@@ -108,6 +111,13 @@ class CaptureSlot:
         attendee_position(self.ctx, mid, name)  # 404 for a name that is not a participant
         out = self.ctx.data.folder("voices", f"meeting-{mid}") / f"{TAKE_PREFIX}{uuid.uuid4().hex}.flac"
         return self._start(Take("voice", mid, name, out), device, channels, VOICE_MAX_S)
+
+    def start_member_voice(self, bid: int, member_id: int, device: str | int | None,
+                           channels: int | None) -> dict[str, Any]:
+        """A roster member's voice, recorded on the roster page (kept only with consent)."""
+        name = _member(self.ctx, bid, member_id).name
+        out = self.ctx.data.folder("voices", bid) / f"{TAKE_PREFIX}{uuid.uuid4().hex}.flac"
+        return self._start(Take("voice", None, name, out, member_id), device, channels, VOICE_MAX_S)
 
     def _start(self, take: Take, device, channels, duration: float | None) -> dict[str, Any]:
         from ..config import load_options
@@ -251,7 +261,7 @@ class CaptureSlot:
         except ApiError:
             take.out.unlink(missing_ok=True)
             raise
-        pending = PendingVoice(uuid.uuid4().hex, take.meeting_id, take.name, take.out, duration)
+        pending = PendingVoice(uuid.uuid4().hex, take.meeting_id, take.name, take.out, duration, take.member_id)
         self._pending[pending.id] = pending
         return {"take": pending.id, "duration": round(duration, 1)}
 
@@ -264,13 +274,31 @@ class CaptureSlot:
 
     def keep_take(self, take_id: str, consent: bool) -> dict[str, Any]:
         take = self.take(take_id)
+        if take.member_id is not None and not consent:  # as the roster's own upload asks
+            raise ApiError(422, "名簿に声を残すには本人の同意が必要です。同意を確かめて「本人の同意あり」を選んでから登録してください。")
         with self._lock:
             self._pending.pop(take_id, None)
+        if take.member_id is not None:
+            try:
+                return self._keep_member(take)
+            finally:
+                take.path.unlink(missing_ok=True)
         position = attendee_position(self.ctx, take.meeting_id, take.name)
         try:
             return keep_voice(self.ctx, take.meeting_id, take.name, position, take.path, consent)
         finally:
             take.path.unlink(missing_ok=True)
+
+    def _keep_member(self, take: PendingVoice) -> dict[str, Any]:
+        from ..jobs.models import Member
+
+        with self.ctx.sessions() as s:
+            member = s.get(Member, take.member_id)
+            if member is None:
+                raise ApiError(404, "この人は名簿にもういません。ページを再読み込みしてください。")
+            keep_in_roster(self.ctx.data, member, take.path)
+            s.commit()
+        return {"name": take.name, "kept": "roster"}
 
     def discard_take(self, take_id: str) -> None:
         with self._lock:
@@ -356,6 +384,17 @@ def _meeting(s, mid: int):
     return row
 
 
+def _member(ctx: AppContext, bid: int, member_id: int):
+    from ..jobs.models import Member
+
+    with ctx.sessions() as s:
+        member = s.get(Member, member_id)
+        if member is None or member.body_id != bid:
+            raise ApiError(404, f"名簿に番号 {member_id} の人はいません。ページを再読み込みしてください。")
+        s.expunge(member)
+        return member
+
+
 def _now_waiting(s, mid: int) -> None:
     from ..jobs.models import MeetingState
 
@@ -423,6 +462,11 @@ def routes(ctx: AppContext, slot: CaptureSlot) -> list:
         mid, name = request.path_params["mid"], request.path_params["name"]
         return answer(await run_in_threadpool(slot.start_voice, mid, name, device, channels), 201)
 
+    async def record_member_voice(request: Request):
+        device, channels = device_args(await body(request))
+        bid, member = request.path_params["bid"], request.path_params["member"]
+        return answer(await run_in_threadpool(slot.start_member_voice, bid, member, device, channels), 201)
+
     async def marker(request: Request):
         label = str((await body(request)).get("label", ""))
         return answer(await run_in_threadpool(slot.marker, label), 201)
@@ -463,6 +507,7 @@ def routes(ctx: AppContext, slot: CaptureSlot) -> list:
         Route("/api/recorder/stop", stop, methods=["POST"]),
         Route("/api/meetings/{mid:int}/record", record_meeting, methods=["POST"]),
         Route("/api/meetings/{mid:int}/voices/{name}/record", record_voice, methods=["POST"]),
+        Route("/api/bodies/{bid:int}/members/{member:int}/voice/record", record_member_voice, methods=["POST"]),
         Route("/api/takes/{take}", take_audio, methods=["GET"]),
         Route("/api/takes/{take}", discard_take, methods=["DELETE"]),
         Route("/api/takes/{take}/keep", keep_take, methods=["POST"]),

@@ -4,8 +4,12 @@
 "use strict";
 // el, banner, api, upload: common.js; drawMeters, clock, loadDevices: meter.js
 
-const MID = Number(location.pathname.split("/")[2]);
-let who = null; // the participant's name
+// /meetings/{id}/voices: a meeting's participants; /bodies/{id}/voices: a body's roster (kept
+// there only with the person's consent)
+const [, KIND, ID] = location.pathname.split("/");
+const ROSTER = KIND === "bodies";
+const MID = Number(ID);
+let who = null; // the participant's name, or the member's id on the roster
 let take = null; // the checked take waiting to be kept
 let recording = false;
 
@@ -13,13 +17,34 @@ async function call(method, path, body) {
   return api(method, path, body === undefined ? undefined : JSON.stringify(body), "application/json");
 }
 
+let names = {}; // who → the name shown
+
 async function loadPeople() {
-  const m = await api("GET", `/api/meetings/${MID}`);
-  $("#title").textContent = `${m.body} ${m.session}`;
-  $("#people tbody").replaceChildren(...m.participants.map((p) => el("tr", { "data-name": p.name },
+  let people;
+  if (ROSTER) {
+    const b = await api("GET", `/api/bodies/${MID}`);
+    $("#title").textContent = `${b.name}（名簿）`;
+    people = b.members.filter((m) => m.active).map((m) => ({ key: String(m.id), name: m.name, role: m.role, voice: m.voice }));
+    $("#consent").parentElement.lastChild.textContent = " 本人の同意あり（名簿に声を残すには必要です）";
+  } else {
+    const m = await api("GET", `/api/meetings/${MID}`);
+    $("#title").textContent = `${m.body} ${m.session}`;
+    people = m.participants.map((p) => ({ key: p.name, name: p.name, role: p.role, voice: p.voice }));
+  }
+  names = Object.fromEntries(people.map((p) => [p.key, p.name]));
+  $("#people tbody").replaceChildren(...people.map((p) => el("tr", { "data-name": p.name },
     el("td", {}, p.name), el("td", {}, p.role), el("td", {}, p.voice ? "登録済み" : "なし"),
-    el("td", {}, el("button", { type: "button", onclick: () => choose(p.name) }, "声を登録")))));
-  return m;
+    el("td", {}, el("button", { type: "button", onclick: () => choose(p.key) }, "声を登録")))));
+}
+
+function recordPath() {
+  return ROSTER ? `/api/bodies/${MID}/members/${who}/voice/record`
+    : `/api/meetings/${MID}/voices/${encodeURIComponent(who)}/record`;
+}
+
+function uploadPath() {
+  return ROSTER ? `/api/bodies/${MID}/members/${who}/voice`
+    : `/api/meetings/${MID}/voices/${encodeURIComponent(who)}`;
 }
 
 function choose(name) {
@@ -27,7 +52,7 @@ function choose(name) {
   who = name;
   take = null;
   $("#panel").hidden = false;
-  $("#who").textContent = `${name} さんの声`;
+  $("#who").textContent = `${names[name]} さんの声`;
   $("#check").hidden = true;
   banner("");
   $("#panel").scrollIntoView({ behavior: "smooth" });
@@ -35,7 +60,7 @@ function choose(name) {
 
 function showStatus(st) {
   const a = st.active;
-  const ours = a && a.kind === "voice" && a.meeting === MID && a.name === who;
+  const ours = a && a.kind === "voice" && a.name === names[who] && (ROSTER ? String(a.member) === who : a.meeting === MID);
   recording = !!ours;
   $("#rec").disabled = !!a;
   $("#end").disabled = !ours;
@@ -74,8 +99,7 @@ $("#rec").addEventListener("click", async () => {
   $("#check").hidden = true;
   if (take) { api("DELETE", `/api/takes/${take}`).catch(() => {}); take = null; }
   try {
-    await call("POST", `/api/meetings/${MID}/voices/${encodeURIComponent(who)}/record`,
-      { device: $("#device").value, channels: $("#channels").value });
+    await call("POST", recordPath(), { device: $("#device").value, channels: $("#channels").value });
     recording = true;
   } catch (e) { banner(e.message); }
 });
@@ -112,7 +136,7 @@ $("#send").addEventListener("click", async () => {
   if (!file) { banner("声の録音ファイルを選んでください。"); return; }
   try {
     const q = $("#consent").checked ? "?consent=1" : "";
-    const r = await upload(`/api/meetings/${MID}/voices/${encodeURIComponent(who)}${q}`, file);
+    const r = await upload(`${uploadPath()}${q}`, file);
     banner(`${r.name} さんの声を登録しました。`, "info");
     loadPeople();
   } catch (e) { banner(e.message); }
@@ -124,8 +148,8 @@ async function init() {
     $("#reading").textContent = await (await fetch("/static/voice_text.txt", { credentials: "same-origin" })).text();
   } catch (e) { banner(e.message); return; }
   try { await loadDevices($("#device"), $("#channels")); } catch (e) { banner(e.message); }
-  const name = new URLSearchParams(location.search).get("name");
-  if (name) choose(name);
+  const pre = new URLSearchParams(location.search).get(ROSTER ? "member" : "name");
+  if (pre && names[pre] !== undefined) choose(pre);
   poll();
 }
 
