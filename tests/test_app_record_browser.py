@@ -219,3 +219,60 @@ def test_a_meeting_from_the_mic_to_word(browser, pulse, tmp_path, cli_env):  # n
     sato = next(s for s in draft["speakers"] if s["name"] == "佐藤 由美")
     assert sato["voice_source"] == "clip" and any(u["speaker"] == sato["id"] for u in draft["utterances"])
     assert not errors, errors
+
+
+def test_roster_voice_and_the_recovery_banner(browser, pulse, tmp_path, cli_env):  # noqa: F811
+    """No models: a roster member's voice read into the mic from the roster page (refused
+    without consent, kept with it); then the app is killed while recording a meeting, and the
+    next start's meeting list offers the recording with the issue's line and recovers it."""
+
+    data = tmp_path / "data"
+    env = {**cli_env, "PULSE_SERVER": pulse["PULSE_SERVER"]}
+    app = App(data, env, tmp_path / "app.log")
+    errors: list[str] = []
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{app.base}/?token={app.token}")
+        bid = app.call("POST", "/api/bodies", {"name": "緑川町公民館運営審議会"})["id"]
+        app.call("POST", f"/api/bodies/{bid}/members", {"name": "佐藤 由美", "role": "説明者"})
+        page.goto(f"{app.base}/bodies?id={bid}")
+        page.locator("#members a", has_text="マイクで録音").click()
+        page.wait_for_selector("#panel:not([hidden])")
+        assert page.inner_text("#who") == "佐藤 由美 さんの声"
+        pick_pulse(page)
+        page.click("#rec")
+        page.wait_for_function("!document.getElementById('end').disabled")
+        player = play(pulse, SAMPLE / "voices" / "sato.flac", delay=0.5)
+        page.wait_for_function("document.getElementById('elapsed').textContent >= '00:00:12'", timeout=30_000)
+        player.wait(30)
+        page.click("#end")
+        page.wait_for_selector("#check", state="visible")
+        page.click("#keep")
+        page.wait_for_function("document.getElementById('banner').textContent.includes('同意')")
+        page.check("#consent")
+        page.click("#keep")
+        page.wait_for_function("document.getElementById('banner').textContent.includes('登録しました')")
+        [member] = app.call("GET", f"/api/bodies/{bid}")["members"]
+        assert member["voice"] and member["voice_consent"]
+
+        mid = app.post_yaml((SAMPLE / "meeting.yaml").read_text(encoding="utf-8"))
+        app.call("POST", f"/api/meetings/{mid}/record", {"device": "pulse", "channels": 2})
+        time.sleep(2.0)
+        app.kill9()
+    finally:
+        app.stop()
+    app = App(data, env, tmp_path / "app.log")
+    try:
+        page.goto(f"{app.base}/?token={app.token}")
+        page.wait_for_selector("#recovery")
+        assert "前回の録音が途中で止まっています。復元しますか" in page.inner_text("#recovery")
+        page.click(f"#recovery button[data-meeting='{mid}']")
+        page.wait_for_function("document.getElementById('banner').textContent.includes('録音を復元しました')")
+        page.wait_for_selector("#recovery", state="detached")
+        page.wait_for_function(f"document.querySelector(\"#meetings tr[data-id='{mid}'] td.state\")?.textContent.startsWith('原稿作成待ち')")
+        [row] = app.call("GET", f"/api/meetings/{mid}")["recording_list"]
+        assert row["source"] == "recovered" and row["duration"] >= 1.0
+    finally:
+        app.stop()
+    assert not errors, errors
