@@ -17,6 +17,10 @@ SAMPLE = REPO / "tests" / "data" / "sample"
 BENCH = REPO.parent / "shared" / "bench"
 KAIGIROKU = [sys.executable, "-m", "pipeline"]
 
+# the PulseAudio null sink as the microphone, for the recorder's and the app's tests (one
+# server for the whole session: defined here once, not per importing module)
+from pulse_rig import pulse, speech  # noqa: E402,F401
+
 
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:

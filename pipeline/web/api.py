@@ -15,6 +15,23 @@ what a script may use with the header X-Kaigiroku-Token.
 Bodies and rosters (/api/bodies…) are in `pipeline.web.roster`; editing a meeting before its
 draft (PUT /api/meetings/{id}) and 完了 (/api/meetings/{id}/done) in `pipeline.web.prepare`.
 
+Recording in the app (`pipeline.web.capture`; one recording at a time, kept by the app process):
+
+    GET    /api/devices                        the inputs that can record (index, name, channels, rate)
+    POST   /api/meetings/{id}/record           {"device", "channels"} → start recording the meeting
+    POST   /api/meetings/{id}/voices/{name}/record   {"device", "channels"} → start a voice take (≤ 90 s)
+    POST   /api/bodies/{id}/members/{member}/voice/record   the same for a roster member (kept with ?consent=1)
+    GET    /api/recorder                       {"active": what, info, status (levels, elapsed, disk_left,
+                                               warnings, markers, paused) | null, "last": how the last one ended}
+    POST   /api/recorder/marker                {"label"} → a heading at the current audio time
+    POST   /api/recorder/pause | /resume       a break: nothing is recorded, the meter stays live
+    POST   /api/recorder/stop                  → the meeting's recording {"id", "duration", "markers"}, or a
+                                               checked voice take {"take", "duration"} (422: the reason)
+    GET    /api/takes/{take}                   the take's audio, to listen to; DELETE discards it
+    POST   /api/takes/{take}/keep              keep it as the person's voice (?consent=1: in the roster too)
+    GET    /api/recoveries                     recordings a crash left unfinished {"meeting", "file", "seconds"}
+    POST   /api/meetings/{id}/recover          → those recordings of the meeting, kept (source "recovered")
+
 Errors are one Japanese line, {"error": "..."}, with the status that says why (404 no such
 thing, 409 not now, 413 too large, 415 wrong type, 422 unusable content).
 
@@ -91,7 +108,11 @@ def meeting_detail(row, jobs) -> dict[str, Any]:
     from ..jobs.runner import job_view
 
     latest = jobs[-1] if jobs else None
+    from ..agenda import agenda_items
+
     return {**meeting_summary(row, latest), "agenda": list(row.agenda), "member_labels": row.member_labels,
+            # the headings the recorder's buttons place, as `kaigiroku record`'s keys 1–9 do
+            "agenda_items": agenda_items(row.agenda),
             "participants": [{"name": a.name, "role": a.role, "title": a.title, "label": a.label,
                               "voice": bool(a.voice or (a.member is not None and a.member.voice
                                                         and a.member.voice_consent))}
@@ -226,7 +247,7 @@ def check_decodable(path: Path) -> None:
 
 def check_voice(path: Path, name: str) -> None:
     """The same checks as a meeting file's enrollment clip (pipeline.identify): decodable, not
-    silent, enough speech."""
+    silent, enough speech; and not clipped (a voice print of a distorted voice names nobody)."""
     from ..config import load_options
     from ..identify import load_voice_clips
     from ..meeting import Participant
@@ -239,6 +260,78 @@ def check_voice(path: Path, name: str) -> None:
         message = (e.message.replace(f"音声ファイル {path} ", "送られたファイル").replace(f"の声の録音 {path} ", "の声の録音")
                    .replace(str(path), "送られたファイル"))
         raise ApiError(422, message) from None
+    share = clipped_share(path)
+    if share > CLIPPED_SHARE:
+        raise ApiError(422, f"参加者 {name} の声の録音は音が割れています（最大音量の音が {share:.1%}）。"
+                            "マイクから少し離れるか、ミキサーの入力レベルを下げて録り直してください。")
+
+
+# A voice clip is refused as clipped when more than this share of its samples sit at full scale.
+# Speech recorded at a sane level has none (the bundled clips: 0 of 2.6 M samples; their peaks
+# are −3 to −6 dBFS); a level set too high flattens every loud syllable, several per cent of the
+# samples. One in a thousand lets a single cough at the top through.
+CLIPPED_SHARE = 0.001
+FULL_SCALE = 0.999  # of the format's largest value
+
+
+def clipped_share(path: Path) -> float:
+    """Share of the file's samples at full scale, read in its own format (no resampling, which
+    would round a flattened peak off): libsndfile for wav/flac/ogg, else PyAV's decoder."""
+    import numpy as np
+    import soundfile as sf
+
+    at, total = 0, 0
+    try:
+        for block in sf.blocks(str(path), blocksize=1 << 16, dtype="float32", always_2d=True):
+            at += int(np.count_nonzero(np.abs(block) >= FULL_SCALE))
+            total += block.size
+        return at / total if total else 0.0
+    except RuntimeError:  # LibsndfileError; mp3/m4a on an older libsndfile: decode with PyAV
+        pass
+    import av
+
+    with av.open(str(path)) as container:
+        stream = next(st for st in container.streams if st.type == "audio")
+        for frame in container.decode(stream):
+            x = frame.to_ndarray()
+            if np.issubdtype(x.dtype, np.integer):
+                x = x.astype(np.float32) / (np.iinfo(x.dtype).max + 1)
+            at += int(np.count_nonzero(np.abs(x) >= FULL_SCALE))
+            total += x.size
+    return at / total if total else 0.0
+
+
+def keep_voice(ctx: AppContext, mid: int, name: str, position: int, checked: Path, consent: bool) -> dict[str, Any]:
+    """Keep a checked clip (an upload, a take recorded in the app) as the voice of participant
+    `name` of meeting `mid`, and in the body's roster with the person's consent; `checked` is
+    moved or copied, never left in its place."""
+    from ..jobs.models import Member
+
+    folder = ctx.data.folder("voices", f"meeting-{mid}")
+    with ctx.sessions() as s:
+        row = _meeting_row(s, mid)
+        attendee = next((a for a in row.attendees if a.position == position and a.name == name), None)
+        if attendee is None:
+            raise ApiError(404, f"この会議の参加者に「{name}」はいません。会議の参加者の名前で送ってください。")
+        clip = folder / f"{position + 1:02d}{checked.suffix}"
+        checked.replace(clip)
+        attendee.voice = ctx.data.relative(clip)
+        kept = "meeting"
+        member: Member | None = attendee.member
+        if consent and member is not None:
+            keep_in_roster(ctx.data, member, clip)
+            kept = "roster"
+        s.commit()
+        return {"name": name, "kept": kept}
+
+
+def attendee_position(ctx: AppContext, mid: int, name: str) -> int:
+    with ctx.sessions() as s:
+        row = _meeting_row(s, mid)
+        found = next((a for a in row.attendees if a.name == name), None)
+        if found is None:
+            raise ApiError(404, f"この会議の参加者に「{name}」はいません。会議の参加者の名前で送ってください。")
+        return found.position
 
 
 def keep_in_roster(data, member, clip: Path) -> None:
@@ -266,7 +359,7 @@ def routes(ctx: AppContext) -> list:
     from starlette.routing import Route
 
     from ..jobs.meetings import export_meeting, held_on, store_meeting
-    from ..jobs.models import Job, MeetingRow, MeetingState, Member
+    from ..jobs.models import Job, MeetingRow, MeetingState
     from ..jobs.recordings import add_recording, recording_folder
     from ..jobs.runner import job_view
     from ..meeting import meeting_from_data, parse_meeting
@@ -349,16 +442,7 @@ def routes(ctx: AppContext) -> list:
     async def put_voice(request: Request):
         mid, name = request.path_params["mid"], request.path_params["name"]
         consent = request.query_params.get("consent") in ("1", "true", "yes")
-
-        def attendee_position() -> int:
-            with ctx.sessions() as s:
-                row = _meeting_row(s, mid)
-                found = next((a for a in row.attendees if a.name == name), None)
-                if found is None:
-                    raise ApiError(404, f"この会議の参加者に「{name}」はいません。会議の参加者の名前で送ってください。")
-                return found.position
-
-        position = await run_in_threadpool(attendee_position)
+        position = await run_in_threadpool(attendee_position, ctx, mid, name)
         folder = ctx.data.folder("voices", f"meeting-{mid}")
         incoming = folder / f"incoming-{uuid.uuid4().hex}{_audio_suffix(request)}"
         await stream_to(request, incoming, VOICE_BYTES)
@@ -366,19 +450,7 @@ def routes(ctx: AppContext) -> list:
         def keep() -> dict[str, Any]:
             try:
                 check_voice(incoming, name)
-                with ctx.sessions() as s:
-                    row = _meeting_row(s, mid)
-                    attendee = next(a for a in row.attendees if a.position == position and a.name == name)
-                    clip = folder / f"{position + 1:02d}{incoming.suffix}"
-                    incoming.replace(clip)
-                    attendee.voice = ctx.data.relative(clip)
-                    kept = "meeting"
-                    member: Member | None = attendee.member
-                    if consent and member is not None:
-                        keep_in_roster(ctx.data, member, clip)
-                        kept = "roster"
-                    s.commit()
-                    return {"name": name, "kept": kept}
+                return keep_voice(ctx, mid, name, position, incoming, consent)
             finally:
                 incoming.unlink(missing_ok=True)
 

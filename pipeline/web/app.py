@@ -10,6 +10,8 @@ answers, with a page that says which address to open). Everything is served from
 - `/bodies`: bodies and their rosters (static/bodies.*, API in `pipeline.web.roster`);
 - `/meetings/new`, `/meetings/{id}/edit`: the meeting form (static/meeting.*, API in
   `pipeline.web.prepare`, with 完了 and what it learns);
+- `/meetings/{id}/record`: the recording page, `/meetings/{id}/voices` and `/bodies/{id}/voices`:
+  voice registration (static/record.*, static/voice.*; the recorder in `pipeline.web.capture`);
 - `/meetings/{id}/review/`: the review page (`review.review_app`) on the meeting's latest
   draft, with the same saving, undo and conflict rules as `kaigiroku review`;
 - drafts run in one worker process beside the app (``python -m pipeline.jobs worker --data
@@ -34,6 +36,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import KaigirokuError
 from .access import Denied
@@ -63,6 +66,7 @@ class AppServer:
     # the shared service's accounts (`kaigiroku server`): logins, roles, audit log instead of
     # the token scheme (pipeline.web.login); None: the single-PC app
     accounts: AccountOptions | None = None
+    capture: Any = None  # capture.CaptureSlot: the app's one recorder, made with the first app
 
 
 def prepare_app(data_dir: str | Path | None = None, port: int = 0, model: str | None = None,
@@ -146,6 +150,9 @@ def create_app(server: AppServer):
     def index(request: Request):
         return FileResponse(STATIC / "app.html", headers={"Cache-Control": "no-store"})
 
+    def page(name: str):
+        return lambda request: FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
+
     def review_slash(request: Request):
         return RedirectResponse(f"/meetings/{request.path_params['mid']}/review/", status_code=307)
 
@@ -178,6 +185,19 @@ def create_app(server: AppServer):
         from .login import account_routes
 
         extra = account_routes(server.context, server.accounts)
+
+    recording = []
+    if server.accounts is None:
+        # the rig's microphone is on the PC the app runs on: recording is the single-PC app's,
+        # not a shared server's (whose input no clerk sits at)
+        from .capture import CaptureSlot, routes as capture_routes
+
+        if server.capture is None:
+            server.capture = CaptureSlot(server.context)
+        recording = [*capture_routes(server.context, server.capture),
+                     Route("/meetings/{mid:int}/record", page("record.html")),
+                     Route("/meetings/{mid:int}/voices", page("voice.html")),
+                     Route("/bodies/{bid:int}/voices", page("voice.html"))]
     app = Starlette(routes=[
         Route("/", index),
         *extra,
@@ -185,6 +205,7 @@ def create_app(server: AppServer):
         *roster_routes(server.context),  # 附属機関と名簿
         *prepare_routes(server.context),  # 会議の準備, 完了
         *worker_routes(server.context),
+        *recording,
         Route("/meetings/{mid:int}/review", review_slash),
         Mount("/meetings/{mid:int}/review", app=ReviewMount(server)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -259,5 +280,7 @@ def serve(server: AppServer, sock: socket.socket, open_browser: bool = True) -> 
             threading.Timer(0.5, webbrowser.open, args=(browser_url(server),)).start()
         make_server(server).run(sockets=[sock])
     finally:
+        if server.capture is not None:
+            server.capture.shutdown()  # a meeting being recorded is kept as FLAC
         stop_worker(worker)
         sock.close()

@@ -31,6 +31,8 @@ function opsCell(m) {
   const j = m.job;
   const busy = j && (j.state === "running" || j.state === "queued");
   td.append(el("button", { type: "button", onclick: () => showDetail(m.id) }, "詳細"));
+  td.append(el("a", { href: `/meetings/${m.id}/record`, class: "rec-link" }, "録音"));
+  td.append(el("a", { href: `/meetings/${m.id}/voices`, class: "rec-link" }, "声の登録"));
   td.append(el("button", { type: "button", onclick: () => pickRecording(m.id) },
     m.recordings ? "録音を取り込み直す" : "録音を取り込む"));
   if (m.recordings && !busy) {
@@ -197,3 +199,4 @@ $("#search").addEventListener("submit", (ev) => { ev.preventDefault(); refresh()
 $("#clear").addEventListener("click", () => { $("#q").value = ""; refresh(); });
 
 refresh();
+offerRecovery(); // recovery.js: a recording a crash left unfinished

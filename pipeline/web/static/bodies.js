@@ -82,7 +82,9 @@ function voiceCell(m) {
         banner(`${m.name} さんの声を名簿に登録しました。`, "info");
         showBody(current.id);
       } catch (e) { banner(e.message); }
-    } }, "登録"));
+    } }, "登録"),
+    // or read the provided text into the mic (voice.js; the single-PC app only)
+    el("a", { href: `/bodies/${current.id}/voices?member=${m.id}`, class: "rec-link" }, "マイクで録音"));
   if (m.voice) {
     td.append(el("button", { type: "button", onclick: async () => {
       if (!confirm(`${m.name} さんの声の録音を名簿から削除しますか。`)) return;
@@ -204,3 +206,4 @@ loadList().then(() => {
   const id = new URLSearchParams(location.search).get("id");
   if (id) showBody(Number(id));
 });
+offerRecovery(); // recovery.js: a recording a crash left unfinished (and no mic links on a server)
