@@ -5,7 +5,7 @@ READY  := $(VENV)/.kaigiroku-ready
 SAMPLE := tests/data/sample
 KG     := $(VENV)/bin/kaigiroku
 
-.PHONY: demo test test-fast setup models clean
+.PHONY: demo test test-fast setup models clean screenshots
 
 setup: $(READY)
 
@@ -34,3 +34,10 @@ models: $(READY)
 
 clean:
 	rm -rf out .pytest_cache
+
+# The README's pictures of the app (docs/screenshots/): the browser tests that walk through
+# every page save each step. Needs a Japanese font for Chromium (Debian: fonts-ipafont-gothic).
+screenshots: $(READY)
+	@fc-list :lang=ja | grep -q . || { echo "日本語のフォントがありません: sudo apt-get install -y fonts-ipafont-gothic" >&2; exit 1; }
+	KAIGIROKU_SCREENSHOTS=docs/screenshots $(VENV)/bin/python -m pytest -m slow \
+		tests/test_app_record_browser.py::test_a_meeting_from_the_mic_to_word tests/test_accounts_browser.py

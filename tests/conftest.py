@@ -58,3 +58,13 @@ def processes_naming(text: str) -> list[int]:
             if text in cmd and state != "Z":
                 found.append(int(entry.name))
     return found
+
+
+def screenshot(page, name: str) -> None:
+    """The README's pictures of the app (`make screenshots`): the browser tests save the page
+    as the clerk sees it at that step when KAIGIROKU_SCREENSHOTS names a folder; otherwise
+    nothing. Japanese text needs a Japanese font (Debian: fonts-ipafont-gothic)."""
+    folder = os.environ.get("KAIGIROKU_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))

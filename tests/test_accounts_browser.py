@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from conftest import screenshot
 from test_accounts import BODY_A, PASSWORD, Service, two_meetings
 from test_review_browser import browser, chromium_path  # noqa: F401 - the fixture
 
@@ -44,6 +45,7 @@ def test_login_list_edit_audit_logout(browser, served):  # noqa: F811
     page.goto(base + "/")
     assert page.url == base + "/login?next=%2F"
     page.fill("#name", "editor_a")
+    screenshot(page, "8-login")
     page.fill("#password", "wrong password")
     page.click("#submit")
     page.wait_for_selector("#banner.error")
@@ -97,6 +99,7 @@ def test_login_list_edit_audit_logout(browser, served):  # noqa: F811
     page.fill("#user", "editor_a")
     page.click("#filter button[type='submit']")
     page.wait_for_selector("#entries tbody tr td:text-is('校正の保存')")
+    screenshot(page, "9-audit")
     row = page.locator("#entries tbody tr", has_text="校正の保存")
     assert row.count() == 1 and f"会議 {a}" in row.inner_text() and "editor_a" in row.inner_text()
     assert errors == []

@@ -25,7 +25,7 @@ import soundfile as sf
 import yaml
 from docx import Document
 
-from conftest import SAMPLE
+from conftest import SAMPLE, screenshot
 from pulse_rig import play
 from scoring import STAMP, docx_headings, docx_rows
 from test_app_record import App, put
@@ -77,6 +77,7 @@ def test_a_meeting_from_the_mic_to_word(browser, pulse, tmp_path, cli_env):  # n
             page.fill("#new-member input[name='title']", p.get("title", ""))
             page.click("#new-member button[type='submit']")
             page.wait_for_function(f"document.querySelectorAll('#members tbody tr').length === {n}")
+        screenshot(page, "2-bodies")
 
         # ---- 会議の準備: everyone on the roster ticked as present, the sample's agenda
         page.click("#prepare")
@@ -91,6 +92,7 @@ def test_a_meeting_from_the_mic_to_word(browser, pulse, tmp_path, cli_env):  # n
         assert page.input_value("input[name='date']") == info["date"]
         page.fill("input[name='place']", info["place"])
         page.fill("textarea[name='agenda']", "\n".join(info["agenda"]))
+        screenshot(page, "3-prepare")
         page.click("#save")
         page.wait_for_url(f"{app.base}/")
         row = page.locator("#meetings tbody tr").first
@@ -114,6 +116,7 @@ def test_a_meeting_from_the_mic_to_word(browser, pulse, tmp_path, cli_env):  # n
         player = play(pulse, clip, delay=0.5)
         page.wait_for_function("document.getElementById('elapsed').textContent >= '00:00:13'", timeout=30_000)
         player.wait(30)
+        screenshot(page, "4-voice")
         assert float(page.evaluate("parseFloat(getComputedStyle(document.querySelector('.meter .fill')).width)")) >= 0
         page.click("#end")
         page.wait_for_selector("#check", state="visible")
@@ -148,6 +151,7 @@ def test_a_meeting_from_the_mic_to_word(browser, pulse, tmp_path, cli_env):  # n
         time.sleep(max(0.0, played + 15.0 - time.monotonic()))  # within the 説明者's report (10.7–22.4 s)
         page.click(f"#marks button[data-label='{agenda[1]}']")
         page.wait_for_function("document.querySelectorAll('#markers li').length === 2")
+        screenshot(page, "5-record")
         assert page.locator(".meter").count() == 2
         player.wait(120)
         time.sleep(1.0)
@@ -162,12 +166,15 @@ def test_a_meeting_from_the_mic_to_word(browser, pulse, tmp_path, cli_env):  # n
         page.click("#draft")
         page.wait_for_url(f"{app.base}/")
         page.wait_for_selector(f"#meetings tr[data-id='{mid}'] .bar", timeout=120_000)
-        shown = set()
+        shown, pictured = set(), False
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline and not row.locator("a", has_text="校正").count():
             line = row.locator(".jobline")
             if line.count():
                 shown.add(line.inner_text())
+                if not pictured and re.search(r"[1-9]\d*%", line.inner_text()):
+                    screenshot(page, "6-drafting")
+                    pictured = True
             time.sleep(1.0)
         assert row.locator("td.state").inner_text().startswith("校正中"), (tmp_path / "app.log").read_text()[-3000:]
         assert any(re.search(r"\d+%", s) for s in shown), shown
@@ -187,10 +194,13 @@ def test_a_meeting_from_the_mic_to_word(browser, pulse, tmp_path, cli_env):  # n
         review.keyboard.insert_text(EDIT)
         review.click("#legend")
         review.wait_for_function("document.getElementById('status').textContent === '保存済み'")
+        screenshot(review, "7-review")
 
         # ---- Word, downloaded from the list
         page.reload()
         row.wait_for()
+        page.wait_for_function(f"document.querySelector(\"#meetings tr[data-id='{mid}'] td.state\")?.textContent.startsWith('校正中')")
+        screenshot(page, "1-meetings")
         with page.expect_download() as got:
             row.locator("a", has_text="Word（原稿）").click()
         docx = tmp_path / "minutes.docx"
