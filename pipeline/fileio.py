@@ -91,6 +91,27 @@ def folder_lock(folder: Path) -> Iterator[None]:
         os.close(fd)  # closing the last descriptor releases the lock
 
 
+def hold_lock(path: Path):
+    """An exclusive lock on the file `path`, held until the returned file object is closed or
+    this process ends, however it ends (the OS drops it even on kill -9 or a power cut: no stale
+    lock file to clean up). None when another process holds it. POSIX flock; Windows msvcrt."""
+    f = open(path, "a+b")
+    try:
+        try:
+            import fcntl
+        except ImportError:
+            import msvcrt
+
+            f.seek(0)
+            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temp path beside `path`; on success it replaces `path` in one rename."""

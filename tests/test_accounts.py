@@ -487,3 +487,20 @@ def test_rosters_and_done_follow_the_same_policy(service):
         assert r.status_code == 403, r.text
     with service.bearer("admin") as admin:
         assert admin.post("/api/bodies", json={"name": "新しい審議会"}).status_code == 201
+
+
+def test_deleting_a_meeting_is_an_editors_and_audited(service):
+    """Only an editor of the meeting's body (or an admin) deletes it; the audit log keeps who."""
+    a, b, job_a, _ = two_meetings(service)
+    with service.bearer("recorder_a") as rec:
+        assert rec.delete(f"/api/meetings/{a}").status_code == 403
+    with service.bearer("editor_b") as other:
+        assert other.delete(f"/api/meetings/{a}").status_code == 404
+    with service.bearer("editor_a") as ed:
+        r = ed.delete(f"/api/meetings/{a}")
+        assert r.status_code == 200, r.text
+        assert ed.get(f"/api/meetings/{a}").status_code == 404
+    with service.bearer("admin") as admin:
+        entries = admin.get("/api/audit", params={"meeting": a}).json()["entries"]
+        assert [e["user"] for e in entries if e["action"] == "meeting.deleted"] == ["editor_a"]
+        assert admin.get(f"/api/meetings/{b}").status_code == 200

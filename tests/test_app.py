@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import stat
+import time
 
 import numpy as np
 import pytest
@@ -241,6 +242,33 @@ def test_job_of_a_queued_draft_and_cancel(app):
     assert client.delete("/api/jobs/999").status_code == 404
 
 
+def test_deleting_a_meeting(app):
+    """A meeting added by mistake goes with its files; never while it drafts; the roster's
+    clips stay with the body."""
+    client, _, server = app
+    root = server.context.data.root
+    mid = post_sample(client)
+    keep = post_sample(client)  # another meeting: untouched
+    client.put(f"/api/meetings/{mid}/recording", content=opening(8.0))
+    r = client.put(f"/api/meetings/{mid}/voices/石井 真理?consent=1", content=(SAMPLE / "voices" / "ishii.flac").read_bytes())
+    assert r.status_code == 200, r.text
+    roster_clips = sorted(p.name for p in root.glob("voices/[0-9]*/*"))
+    assert roster_clips and (root / "voices" / f"meeting-{mid}").is_dir()
+    job = client.post(f"/api/meetings/{mid}/draft").json()["job"]
+    r = client.delete(f"/api/meetings/{mid}")
+    assert r.status_code == 409 and "原稿作成中" in r.json()["error"]
+    assert (root / "recordings" / str(mid)).is_dir()
+    client.delete(f"/api/jobs/{job}")
+    r = client.delete(f"/api/meetings/{mid}")
+    assert r.status_code == 200, r.text
+    assert client.get(f"/api/meetings/{mid}").status_code == 404
+    assert client.get(f"/api/jobs/{job}").status_code == 404
+    assert not (root / "recordings" / str(mid)).exists() and not (root / "voices" / f"meeting-{mid}").exists()
+    assert sorted(p.name for p in root.glob("voices/[0-9]*/*")) == roster_clips
+    assert [m["id"] for m in client.get("/api/meetings").json()["meetings"]] == [keep]
+    assert client.delete(f"/api/meetings/{mid}").status_code == 404
+
+
 def test_minutes_before_a_draft(app):
     client, _, _ = app
     mid = post_sample(client)
@@ -307,3 +335,45 @@ def test_worker_ends_with_the_app(tmp_path, cli_env, how):
         if app.poll() is None:
             app.kill()
         app.communicate()
+
+
+def test_one_app_per_data_folder(tmp_path, cli_env):
+    """A second start on the same data folder (the launcher double-clicked) says so in one line
+    and exits 1, leaving the first app running; after the first is killed -9 the lock is gone
+    with it (no stale lock file to delete by hand) and the app starts again."""
+    import re
+    import subprocess
+
+    from conftest import KAIGIROKU
+
+    data_dir = (tmp_path / "data").resolve()
+
+    def start():
+        return subprocess.Popen([*KAIGIROKU, "app", "--no-browser", "--data", str(data_dir)], cwd=REPO, env=cli_env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    first = start()
+    try:
+        assert re.search(r"http://127\.0\.0\.1:\d+/\?token=", first.stdout.readline())
+        second = subprocess.run([*KAIGIROKU, "app", "--no-browser", "--data", str(data_dir)], cwd=REPO, env=cli_env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        [line] = second.stderr.strip().splitlines()
+        assert "既に動いています" in line and str(data_dir) in line
+        assert first.poll() is None
+        first.kill()
+        first.wait(30)
+        again = start()
+        try:
+            assert re.search(r"http://127\.0\.0\.1:\d+/\?token=", again.stdout.readline())
+        finally:
+            again.kill()
+            again.communicate()
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.communicate()
+        deadline = time.monotonic() + 10
+        while _workers_of(data_dir) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _workers_of(data_dir) == []

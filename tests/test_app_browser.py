@@ -82,6 +82,16 @@ def test_meeting_list_form_and_upload(browser, app_url, sample_dir):  # noqa: F8
     page.fill("#q", "令和6年10月15日")
     page.click("#search button[type='submit']")
     page.wait_for_function("document.querySelectorAll('#meetings tbody tr').length === 1")
+
+    # 削除: asked first (dismissed: nothing happens), then accepted: gone with its message
+    page.once("dialog", lambda d: d.dismiss())
+    row.locator("button", has_text="削除").click()
+    assert page.locator("#meetings tbody tr").count() == 1
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+    row.locator("button", has_text="削除").click()
+    page.wait_for_function("document.querySelectorAll('#meetings tbody tr').length === 0")
+    assert "元に戻せません" in asked[0] and "削除しました" in page.inner_text("#banner")
     assert not errors
 
 

@@ -4,6 +4,7 @@ what a script may use with the header X-Kaigiroku-Token.
     GET    /api/meetings                       meetings (?q= body or date, ?date=YYYY-MM-DD)
     POST   /api/meetings                       meeting.yaml (application/yaml) or the same fields as JSON → {"id"}
     GET    /api/meetings/{id}                  its fields, state, recordings and jobs
+    DELETE /api/meetings/{id}                  the meeting with its files (409 while recording or drafting)
     GET    /api/meetings/{id}/meeting.yaml     export, for the CLI
     PUT    /api/meetings/{id}/voices/{name}    a participant's voice clip (audio body)
     PUT    /api/meetings/{id}/recording        the meeting's recording (audio body, e.g. an IC recorder's file)
@@ -509,6 +510,29 @@ def routes(ctx: AppContext) -> list:
         with ctx.sessions() as s:
             return answer(job_view(s.get(Job, request.path_params["jid"])))
 
+    def delete_meeting(request: Request):
+        """A meeting added by mistake, or one whose retention ended: its rows, recordings, clips,
+        drafts and corrections. Never while it records or drafts (409), never a roster's clip or
+        what the library learned (those belong to the body)."""
+        import shutil
+
+        from ..jobs.models import JobState
+
+        mid = request.path_params["mid"]
+        with ctx.sessions() as s:
+            row = _meeting_row(s, mid)
+            if row.state == MeetingState.RECORDING:
+                raise ApiError(409, "録音中（または復元待ち）の会議は削除できません。録音を終了するか復元してから削除してください。")
+            if any(j.state in (JobState.QUEUED, JobState.RUNNING) for j in s.scalars(select(Job).where(Job.meeting_id == mid))):
+                raise ApiError(409, "原稿作成中の会議は削除できません。原稿作成を取り消してから削除してください。")
+            s.delete(row)
+            s.commit()
+        for folder in (ctx.data.root / "recordings" / str(mid), ctx.data.root / "results" / str(mid),
+                       ctx.data.root / "voices" / f"meeting-{mid}"):
+            shutil.rmtree(folder, ignore_errors=True)
+        logger.info("meeting %s deleted", mid)
+        return answer({"deleted": mid})
+
     def minutes(request: Request):
         from ..config import load_options
         from ..draft import run_export
@@ -537,6 +561,7 @@ def routes(ctx: AppContext) -> list:
         Route("/api/meetings", list_meetings, methods=["GET"]),
         Route("/api/meetings", create_meeting, methods=["POST"]),
         Route("/api/meetings/{mid:int}", get_meeting, methods=["GET"]),
+        Route("/api/meetings/{mid:int}", delete_meeting, methods=["DELETE"]),
         Route("/api/meetings/{mid:int}/meeting.yaml", meeting_yaml, methods=["GET"]),
         Route("/api/meetings/{mid:int}/voices/{name}", put_voice, methods=["PUT"]),
         Route("/api/meetings/{mid:int}/recording", put_recording, methods=["PUT"]),

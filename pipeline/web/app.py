@@ -67,6 +67,7 @@ class AppServer:
     # the token scheme (pipeline.web.login); None: the single-PC app
     accounts: AccountOptions | None = None
     capture: Any = None  # capture.CaptureSlot: the app's one recorder, made with the first app
+    instance: Any = None  # the single-PC app's lock on its data folder (fileio.hold_lock), held while it runs
 
 
 def prepare_app(data_dir: str | Path | None = None, port: int = 0, model: str | None = None,
@@ -82,6 +83,16 @@ def prepare_app(data_dir: str | Path | None = None, port: int = 0, model: str | 
     from ..jobs.queue import make_queue
 
     data = DataFolder.open(data_dir)
+    instance = None
+    if not accounts and db_url is None:
+        # one app per data folder: a second start (a double-click on the launcher) would start a
+        # second worker and compete for the microphone
+        from ..fileio import hold_lock
+
+        instance = hold_lock(data.root / "app.lock")
+        if instance is None:
+            raise KaigirokuError(f"このデータフォルダ（{data.root}）の kaigiroku app は既に動いています。開いているブラウザの"
+                                 "画面を使うか、そちらを Ctrl-C で終了してから起動してください。", "app.lock held")
     shared = db_url is not None
     db_url = db_url or data.db_url
     try:
@@ -106,7 +117,7 @@ def prepare_app(data_dir: str | Path | None = None, port: int = 0, model: str | 
 
         accounts = load_options(None).accounts
     return AppServer(context, secrets.token_urlsafe(32), sock.getsockname()[1],
-                     accounts=accounts or None), sock
+                     accounts=accounts or None, instance=instance), sock
 
 
 class ReviewMount:

@@ -50,6 +50,9 @@ function opsCell(m) {
     td.append(el("a", { href: `/api/meetings/${m.id}/minutes.docx?public=1` }, "Word（公開用）"));
   }
   td.append(el("a", { href: `/api/meetings/${m.id}/meeting.yaml`, download: `meeting-${m.id}.yaml` }, "meeting.yaml"));
+  if (!busy && m.state !== "録音中") {
+    td.append(el("button", { type: "button", class: "danger", onclick: () => deleteMeeting(m) }, "削除"));
+  }
   return td;
 }
 
@@ -88,6 +91,19 @@ async function markDone(id) {
   try {
     const r = await api("POST", `/api/meetings/${id}/done`);
     banner(["完了にしました。", ...r.notices].join("\n"), "info");
+  } catch (e) { banner(e.message); }
+  refresh();
+}
+
+async function deleteMeeting(m) {
+  // the recording, the clips of this meeting, the drafts and their corrections go with it
+  const name = [m.body, m.session, m.date].filter(Boolean).join(" ");
+  if (!confirm(`「${name}」を削除しますか。録音・この会議の声の録音・原稿と校正がすべて消え、元に戻せません。` +
+               "名簿の声と学習した声は残ります。")) return;
+  try {
+    await api("DELETE", `/api/meetings/${m.id}`);
+    banner(`「${name}」を削除しました。`, "info");
+    if (current === m.id) { current = null; $("#detail").hidden = true; }
   } catch (e) { banner(e.message); }
   refresh();
 }
