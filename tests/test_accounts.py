@@ -504,3 +504,14 @@ def test_deleting_a_meeting_is_an_editors_and_audited(service):
         entries = admin.get("/api/audit", params={"meeting": a}).json()["entries"]
         assert [e["user"] for e in entries if e["action"] == "meeting.deleted"] == ["editor_a"]
         assert admin.get(f"/api/meetings/{b}").status_code == 200
+
+
+def test_the_review_page_names_no_server_folder(service):
+    """Inside the service (and the app) the review page may be on another PC: it names the
+    draft's file, never the server's folders."""
+    a, _, _, _ = two_meetings(service)
+    root = str(service.server.context.data.root)
+    with service.bearer("editor_a") as ed:
+        doc = ed.get(f"/meetings/{a}/review/api/doc")
+        assert doc.status_code == 200, doc.text
+        assert doc.json()["file"] == "draft.json" and root not in doc.text

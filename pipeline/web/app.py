@@ -145,7 +145,7 @@ class ReviewMount:
                 from .review import ReviewOptions, review_app
 
                 options = ReviewOptions(files[0], files[1] if files[1].is_file() else None,
-                                        self.server.token, self.server.port, self.server.launch)
+                                        self.server.token, self.server.port, self.server.launch, in_app=True)
                 app = self._apps[(mid, files[0])] = review_app(options)
         return await app(scope, receive, send)
 

@@ -47,6 +47,9 @@ class ReviewOptions:
     token: str  # required on every request
     port: int  # where the server listens (for the Host check)
     launch: OneTimeCode = field(default_factory=OneTimeCode, compare=False)  # for the browser we start
+    # inside `kaigiroku app` / `kaigiroku server`: the browser may be on another PC, so the page
+    # names files, never the server's folders
+    in_app: bool = False
 
 
 def utterance_view(u: Utterance) -> dict[str, Any]:
@@ -67,8 +70,10 @@ def page_data(saved: Saved, options: ReviewOptions, only: int | None = None) -> 
         return {**state, "utterance": {"index": only, **utterance_view(m.utterances[only])}}
     meeting = meeting_of(m)
     return {
-        **state, "file": str(options.result), "header": header_rows(meeting),
-        "audio": {"available": options.audio is not None, "path": m.audio.path,
+        **state, "file": options.result.name if options.in_app else str(options.result),
+        "header": header_rows(meeting),
+        "audio": {"available": options.audio is not None,
+                  "path": Path(m.audio.path).name if options.in_app else m.audio.path,
                   "duration": m.audio.duration},
         "speakers": [{"id": s.id, "label": s.label, "name": s.name, "role": s.role,
                       "used": any(u.speaker == s.id for u in m.utterances)} for s in m.speakers],
@@ -180,7 +185,7 @@ def review_app(options: ReviewOptions):
             return failure(e)
         except EditError as e:
             return failure(e)
-        return JSONResponse({"path": str(out)})
+        return JSONResponse({"path": out.name if options.in_app else str(out)})
 
     def audio(request: Request):
         if options.audio is None or not options.audio.is_file():

@@ -14,7 +14,7 @@ function stateCell(m) {
     const pct = Math.floor(j.progress * 100);
     td.append(el("div", { class: "jobline" },
       j.state === "queued" ? "順番待ち" : `${j.stage || "準備中"} ${pct}% ${minutesLeft(j.eta_s)}`,
-      j.worker ? el("span", { class: "worker", title: "この原稿を作っている作業者（PC名:番号）" }, ` ${j.worker}`) : null));
+      j.worker ? el("span", { class: "worker", title: "この原稿を作っている作業者（PC名:番号）" }, ` 作業者 ${j.worker}`) : null));
     const bar = el("div", { class: "bar", role: "progressbar", "aria-valuenow": String(pct) }, el("div"));
     bar.firstChild.style.width = `${pct}%`;
     td.append(bar);
