@@ -377,3 +377,14 @@ def test_one_app_per_data_folder(tmp_path, cli_env):
         while _workers_of(data_dir) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _workers_of(data_dir) == []
+
+
+def test_a_meeting_in_another_format_is_refused_the_same_way_on_post_and_put(app):
+    """POST and PUT read a meeting with one function: text in neither YAML nor JSON is 415 with
+    the same line on both (PUT answered 500 before)."""
+    client, _, _ = app
+    mid = post_sample(client)
+    posted = client.post("/api/meetings", content=b"body=x", headers={"Content-Type": "text/plain"})
+    put = client.put(f"/api/meetings/{mid}", content=b"body=x", headers={"Content-Type": "text/plain"})
+    assert posted.status_code == put.status_code == 415
+    assert posted.json() == put.json() and "meeting.yaml" in put.json()["error"]

@@ -20,6 +20,7 @@ import pytest
 import soundfile as sf
 
 from conftest import KAIGIROKU, REPO
+from servers import stop
 from pipeline.jobs.data import DataFolder
 from pipeline.jobs.db import session_factory, upgrade
 from pipeline.jobs.meetings import import_meeting_file
@@ -69,16 +70,6 @@ def worker(data: DataFolder, tmp_path: Path, cli_env: dict, name: str, config: s
     line = proc.stdout.readline()
     assert "作業を待っています" in line, (line, (tmp_path / f"{name}.log").read_text())
     return proc
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def watch(data: DataFolder, job_id: int, until, timeout: float = 600.0) -> list[tuple[str, str, float]]:

@@ -351,6 +351,39 @@ def keep_in_roster(data, member, clip: Path) -> None:
 
 # ---------------------------------------------------------------- routes
 
+async def read_meeting(request):
+    """A posted meeting: meeting.yaml text or JSON with its fields, checked as the CLI checks a
+    meeting file: (Meeting, whether `speakers` was given). 415/422 with the Japanese line."""
+    from ..meeting import meeting_from_data, parse_meeting
+
+    kind = _media_type(request)
+    raw = await read_capped(request, MEETING_BYTES)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ApiError(422, "会議ファイルは UTF-8 の文字で送ってください。") from None
+    try:
+        if kind in YAML_TYPES:
+            import yaml
+
+            try:
+                given = yaml.safe_load(text)
+            except yaml.YAMLError:
+                given = None  # parse_meeting says where the YAML is broken
+            return parse_meeting(text, "会議ファイル"), isinstance(given, dict) and "speakers" in given
+        if kind == "application/json":
+            try:
+                data = json.loads(text)
+            except ValueError:
+                raise ApiError(422, "送られた内容が JSON として読めません。") from None
+            return meeting_from_data(data, "会議ファイル"), isinstance(data, dict) and "speakers" in data
+        raise ApiError(415, "会議は meeting.yaml（Content-Type: application/yaml）か JSON で送ってください。")
+    except KaigirokuError as e:
+        raise ApiError(422, e.message) from None
+    raise ApiError(415, "会議は meeting.yaml（Content-Type: application/yaml）か JSON で送ってください。")
+
+
+
 def routes(ctx: AppContext) -> list:
     from sqlalchemy import or_, select
     from starlette.background import BackgroundTask
@@ -363,7 +396,6 @@ def routes(ctx: AppContext) -> list:
     from ..jobs.models import Job, MeetingRow, MeetingState
     from ..jobs.recordings import add_recording, recording_folder
     from ..jobs.runner import job_view
-    from ..meeting import meeting_from_data, parse_meeting
     from .access import check_new_meeting, visible_meetings
 
     no_store = {"Cache-Control": "no-store"}
@@ -396,28 +428,9 @@ def routes(ctx: AppContext) -> list:
             return answer({"meetings": [meeting_summary(r, latest.get(r.id)) for r in rows]})
 
     async def create_meeting(request: Request):
-        kind = _media_type(request)
-        raw = await read_capped(request, MEETING_BYTES)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ApiError(422, "会議ファイルは UTF-8 の文字で送ってください。") from None
-        if kind in YAML_TYPES:
-            source: Any = text
-        elif kind == "application/json":
-            try:
-                source = json.loads(text)
-            except ValueError:
-                raise ApiError(422, "送られた内容が JSON として読めません。") from None
-        else:
-            raise ApiError(415, "会議は meeting.yaml（Content-Type: application/yaml）か JSON で送ってください。")
+        meeting, _ = await read_meeting(request)
 
         def store() -> int:
-            try:
-                meeting = parse_meeting(source, "会議ファイル") if isinstance(source, str) else \
-                    meeting_from_data(source, "会議ファイル")
-            except KaigirokuError as e:
-                raise ApiError(422, e.message) from None
             check_new_meeting(request, meeting.info.body)  # accounts: only for one's own body
             with ctx.sessions() as s:
                 body = roster_body(s, meeting)

@@ -16,7 +16,6 @@ body's consent; a failure there never fails 完了 (it is logged and shown as a 
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from pathlib import Path
@@ -24,43 +23,11 @@ from typing import Any
 
 from ..errors import KaigirokuError
 from .access import check_new_meeting
-from .api import (MEETING_BYTES, YAML_TYPES, ApiError, AppContext, _media_type, _meeting_row, draft_files, read_capped,
-                  roster_body)
+from .api import ApiError, AppContext, _meeting_row, draft_files, read_meeting, roster_body
 
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-
-
-async def read_meeting(request):
-    """meeting.yaml text or JSON with its fields, checked as the CLI checks a meeting file:
-    (Meeting, whether `speakers` was given)."""
-    from ..meeting import meeting_from_data, parse_meeting
-
-    kind = _media_type(request)
-    raw = await read_capped(request, MEETING_BYTES)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ApiError(422, "会議ファイルは UTF-8 の文字で送ってください。") from None
-    try:
-        if kind in YAML_TYPES:
-            import yaml
-
-            try:
-                given = yaml.safe_load(text)
-            except yaml.YAMLError:
-                given = None  # parse_meeting says where the YAML is broken
-            return parse_meeting(text, "会議ファイル"), isinstance(given, dict) and "speakers" in given
-        if kind == "application/json":
-            try:
-                data = json.loads(text)
-            except ValueError:
-                raise ApiError(422, "送られた内容が JSON として読めません。") from None
-            return meeting_from_data(data, "会議ファイル"), isinstance(data, dict) and "speakers" in data
-    except KaigirokuError as e:
-        raise ApiError(422, e.message) from None
-    raise ApiError(415, "会議は meeting.yaml（Content-Type: application/yaml）か JSON で送ってください。")
 
 
 def _draft_started(s, meeting_id: int):
