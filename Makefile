@@ -5,7 +5,7 @@ READY  := $(VENV)/.kaigiroku-ready
 SAMPLE := tests/data/sample
 KG     := $(VENV)/bin/kaigiroku
 
-.PHONY: demo test test-fast setup models clean screenshots
+.PHONY: demo test test-fast setup models clean screenshots app shortcut
 
 setup: $(READY)
 
@@ -31,6 +31,16 @@ test-fast: $(READY)
 
 models: $(READY)
 	$(KG) models
+
+# The clerk's way in: the app in the browser (Ctrl-C or closing its window ends it).
+app: $(READY)
+	$(KG) app
+
+# A desktop icon and a menu entry that start the app (Linux desktops: freedesktop .desktop
+# files), so the clerk never opens a terminal. The window it opens shows the app's messages;
+# closing it ends the app (a recording cut off there is offered at the next start).
+shortcut: $(READY)
+	$(VENV)/bin/python scripts/shortcut.py
 
 clean:
 	rm -rf out .pytest_cache
