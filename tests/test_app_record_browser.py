@@ -108,7 +108,8 @@ def test_a_meeting_from_the_mic_to_word(browser, pulse, tmp_path, cli_env):  # n
         row.locator("a", has_text="声の登録").click()
         page.wait_for_selector("#people tbody tr")
         page.locator("#people tr[data-name='佐藤 由美'] button").click()
-        assert len(page.inner_text("#reading")) > 150  # the text to read, from the data file
+        # the text to read, from the data file (fetched after the people are listed)
+        page.wait_for_function("document.getElementById('reading').textContent.length > 150")
         pick_pulse(page)
         page.click("#rec")
         page.wait_for_function("!document.getElementById('end').disabled")
