@@ -479,3 +479,49 @@ def test_the_worker_refuses_an_unknown_database(tmp_path):
                        cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "データベースの版" in r.stderr
     assert os.path.isdir(tmp_path / "d")
+
+
+def test_a_dead_worker_of_this_host_is_noticed_at_once(sessions, data, meeting_with_recording):
+    """The app killed and started again: its old worker's job is queued again at the first sweep,
+    not after its heartbeat is a minute old — the worker's life lock is free once the process is
+    gone (kill -9 included). A live worker's job, and another host's, wait for the heartbeat."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from pipeline.jobs.workers import died_here, prune_lives
+
+    mid, rid = meeting_with_recording
+    worker = subprocess.Popen([sys.executable, "-c",
+                               "import os, sys\nfrom pipeline.jobs.workers import hold_life\n"
+                               f"held = hold_life({str(data.root)!r}, f'{socket.gethostname()}:{{os.getpid()}}')\n"
+                               "print('alive', flush=True); sys.stdin.readline()\n"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout.readline().strip() == "alive"
+        here = f"{socket.gethostname()}:{worker.pid}"
+        with sessions() as s:
+            def running(name):
+                j = Job(meeting_id=mid, recording_id=rid, key=f"k-{name}", state=JobState.RUNNING, worker=name,
+                        heartbeat=utcnow(), attempts=1)
+                s.add(j)
+                return j
+
+            mine, elsewhere = running(here), running("another-pc:4242")
+            s.commit()
+            ids = mine.id, elsewhere.id
+        (data.root / "workers" / "another-pc-4242.lock").touch()  # a free lock, but not this host's
+        dead = lambda name: died_here(data.root, name)  # noqa: E731 - what JobQueue.sweep passes
+        assert requeue_stale(sessions, JobOptions(), dead) == []  # alive: its lock is held
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        assert requeue_stale(sessions, JobOptions(), dead) == [ids[0]]  # heartbeat still fresh
+        with sessions() as s:
+            assert s.get(Job, ids[0]).state == JobState.QUEUED and s.get(Job, ids[1]).state == JobState.RUNNING
+        prune_lives(data.root)
+        assert sorted(p.name for p in (data.root / "workers").iterdir()) == ["another-pc-4242.lock"]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()

@@ -114,7 +114,12 @@ class JobQueue:
 
     def sweep(self) -> list[int]:
         """Queue again the jobs of workers that died."""
-        ids = requeue_stale(self.sessions, self.job_options)
+        from .workers import died_here, prune_lives
+
+        # a worker of this host that ended (the app killed and started again) at once; others
+        # when their heartbeat is stale
+        ids = requeue_stale(self.sessions, self.job_options, dead=lambda name: died_here(self.data.root, name))
+        prune_lives(self.data.root)
         for job_id in ids:
             self.enqueue(job_id)
         return ids

@@ -381,17 +381,23 @@ def _merge(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> dict[s
 
 # ---------------------------------------------------------------- dead workers
 
-def requeue_stale(session_factory, job_options: JobOptions | None = None) -> list[int]:
-    """Running jobs whose heartbeat stopped: queued again (their ids, to enqueue), failed after
-    max_attempts, cancelled if a cancel was asked. Safe with several sweepers at once."""
+def requeue_stale(session_factory, job_options: JobOptions | None = None,
+                  dead: Callable[[str | None], bool] | None = None) -> list[int]:
+    """Running jobs whose heartbeat stopped, or whose worker `dead` says has ended (a worker of
+    this host whose life lock is free: workers.died_here): queued again (their ids, to enqueue),
+    failed after max_attempts, cancelled if a cancel was asked. Safe with several sweepers at once."""
     from sqlalchemy import or_, select, update
 
     o = job_options or JobOptions()
     cutoff = utcnow() - timedelta(seconds=o.stale_after_s)
     requeued = []
     with session_factory() as s:
-        stale = s.scalars(select(Job).where(Job.state == JobState.RUNNING, or_(
-            Job.heartbeat < cutoff, Job.heartbeat.is_(None)))).all()
+        stale = list(s.scalars(select(Job).where(Job.state == JobState.RUNNING, or_(
+            Job.heartbeat < cutoff, Job.heartbeat.is_(None)))).all())
+        if dead is not None:
+            found = {j.id for j in stale}
+            stale += [j for j in s.scalars(select(Job).where(Job.state == JobState.RUNNING))
+                      if j.id not in found and dead(j.worker)]
         for job in stale:
             if job.cancel_requested:
                 values = {"state": JobState.CANCELLED, "finished": utcnow(), "eta_s": None}

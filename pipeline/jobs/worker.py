@@ -84,7 +84,7 @@ def run_worker(args) -> int:
     from .db import check_schema
     from .queue import make_queue
     from .runner import worker_id
-    from .workers import WorkerBeat, WorkerInfo
+    from .workers import WorkerBeat, WorkerInfo, end_life, hold_life
 
     limit_malloc_arenas()  # before the consumer's and the models' threads start
     if args.with_parent:
@@ -103,7 +103,9 @@ def run_worker(args) -> int:
     if args.preload:
         LOADED.keep(True)
         preload(model, overrides)
-    beat = WorkerBeat(queue.sessions, WorkerInfo(worker_id(), args.device or "cpu", model, args.workers),
+    name = worker_id()
+    life = hold_life(data.root, name)  # before the first sweep: it must not find this worker dead
+    beat = WorkerBeat(queue.sessions, WorkerInfo(name, args.device or "cpu", model, args.workers),
                       options.jobs).start()
     sweeper = queue.start_sweeper()
     consumer = queue.consumer(args.workers)
@@ -113,6 +115,7 @@ def run_worker(args) -> int:
     finally:
         sweeper.set()
         beat.stop()
+        end_life(data.root, name, life)
     return 0
 
 

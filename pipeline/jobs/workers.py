@@ -10,6 +10,7 @@ deleted by the next worker's beat after a day (its name stays in the jobs it ran
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,7 @@ from .options import JobOptions
 
 logger = logging.getLogger(__name__)
 
+LIFE_FOLDER = "workers"  # in the data folder: one lock file per worker process, held while it lives
 BEATS_PER_JOB_BEAT = 5  # a worker's row is written 5× less often than a running job's
 FORGET_AFTER = timedelta(days=1)  # a dead worker's row is deleted after this
 
@@ -93,3 +95,76 @@ def alive(session, job_options: JobOptions | None = None) -> list[dict[str, Any]
     return [{"name": r.name, "host": r.host, "device": r.device, "model": r.model, "threads": r.threads,
              "started": r.started.isoformat(), "seen": r.seen.isoformat(), "jobs": running.get(r.name, [])}
             for r in rows]
+
+
+# ---------------------------------------------------------------- a worker's life, on this host
+
+def _life_file(root, name: str):
+    from pathlib import Path
+
+    host, _, pid = name.rpartition(":")
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in host)
+    return Path(root) / LIFE_FOLDER / f"{safe}-{pid}.lock"
+
+
+def hold_life(root, name: str):
+    """Held by a worker process for as long as it lives: a lock the OS releases when the process
+    ends however it ends (kill -9, a crash; not a power cut of another machine, which only the
+    heartbeat tells). Returns the open file; `end_life` at a clean exit."""
+    from ..fileio import hold_lock
+
+    path = _life_file(root, name)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    held = hold_lock(path)
+    if held is None:  # a process of this pid holds it: cannot be, unless the name is reused
+        logger.warning("worker %s: its life lock is held by another process", name)
+    return held
+
+
+def end_life(root, name: str, held) -> None:
+    if held is not None:
+        held.close()
+        _remove(_life_file(root, name))
+
+
+def died_here(root, name: str | None) -> bool:
+    """True when `name` (host:pid) is a worker of this host whose life lock is free: it died, and
+    its job can be queued again now rather than after its heartbeat is stale_after_s old (the
+    app restarted after a crash). Another host's worker, or one with no life file (an older
+    version), is left to the heartbeat."""
+    from ..fileio import hold_lock
+
+    if not name or name.rpartition(":")[0] != socket.gethostname():
+        return False
+    path = _life_file(root, name)
+    if not path.is_file():
+        return False
+    probe = hold_lock(path)
+    if probe is None:
+        return False  # alive (its own lock, or this very process's: another open file)
+    probe.close()
+    _remove(path)
+    return True
+
+
+def prune_lives(root) -> None:
+    """Delete the free life files of this host (workers that ended without cleaning up, e.g. the
+    app's worker, which ends at once when the app does). Called by the sweep after it has
+    queued their jobs again."""
+    from pathlib import Path
+
+    from ..fileio import hold_lock
+
+    prefix = "".join(c if c.isalnum() or c in "-_." else "_" for c in socket.gethostname()) + "-"
+    for path in (Path(root) / LIFE_FOLDER).glob(f"{prefix}*.lock"):
+        probe = hold_lock(path)
+        if probe is not None:
+            probe.close()
+            _remove(path)
+
+
+def _remove(path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:  # Windows: another process has it open at this moment; the next sweep retries
+        pass
