@@ -53,6 +53,7 @@ from typing import Any
 
 from ..errors import KaigirokuError
 from ..fileio import atomic_path, sha256_file
+from .responses import NO_STORE, answer
 
 logger = logging.getLogger(__name__)
 
@@ -389,7 +390,7 @@ def routes(ctx: AppContext) -> list:
     from starlette.background import BackgroundTask
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse, Response
+    from starlette.responses import FileResponse, Response
     from starlette.routing import Route
 
     from ..jobs.meetings import export_meeting, held_on, store_meeting
@@ -397,11 +398,6 @@ def routes(ctx: AppContext) -> list:
     from ..jobs.recordings import add_recording, recording_folder
     from ..jobs.runner import job_view
     from .access import check_new_meeting, visible_meetings
-
-    no_store = {"Cache-Control": "no-store"}
-
-    def answer(data: Any, status: int = 200) -> JSONResponse:
-        return JSONResponse(data, status_code=status, headers=no_store)
 
     def list_meetings(request: Request):
         q = request.query_params.get("q", "").strip()
@@ -451,7 +447,7 @@ def routes(ctx: AppContext) -> list:
     def meeting_yaml(request: Request):
         with ctx.sessions() as s:
             text = export_meeting(_meeting_row(s, request.path_params["mid"]), ctx.data)
-        return Response(text, media_type="application/yaml; charset=utf-8", headers=no_store)
+        return Response(text, media_type="application/yaml; charset=utf-8", headers=NO_STORE)
 
     async def put_voice(request: Request):
         mid, name = request.path_params["mid"], request.path_params["name"]
@@ -566,7 +562,7 @@ def routes(ctx: AppContext) -> list:
         except KaigirokuError as e:
             raise ApiError(500, e.message) from None
         name = f"{title} 会議録（{'公開用' if public else '原稿'}）.docx"
-        return FileResponse(out, filename=name, headers=no_store,
+        return FileResponse(out, filename=name, headers=NO_STORE,
                             media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                             background=BackgroundTask(out.unlink, missing_ok=True))
 

@@ -46,10 +46,10 @@ from .auth import HOST, OneTimeCode, TokenGate, listen
 from .prepare import routes as prepare_routes
 from .roster import routes as roster_routes
 from .health import with_health, worker_routes
+from .responses import STATIC, static_page
 
 logger = logging.getLogger(__name__)
 
-STATIC = Path(__file__).resolve().parent / "static"
 WORKER_STOP_S = 15.0  # s the worker gets to end before it is killed
 
 LANDING = """<!doctype html><html lang="ja"><meta charset="utf-8"><title>kaigiroku</title>
@@ -154,15 +154,12 @@ def create_app(server: AppServer):
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse
+    from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
-    def index(request: Request):
-        return FileResponse(STATIC / "app.html", headers={"Cache-Control": "no-store"})
-
-    def page(name: str):
-        return lambda request: FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
+    index = static_page("app.html")
+    page = static_page
 
     def review_slash(request: Request):
         return RedirectResponse(f"/meetings/{request.path_params['mid']}/review/", status_code=307)

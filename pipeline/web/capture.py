@@ -27,6 +27,7 @@ from typing import Any
 
 from ..errors import KaigirokuError
 from .api import ApiError, AppContext, attendee_position, check_voice, keep_in_roster, keep_voice
+from .responses import NO_STORE, answer
 
 logger = logging.getLogger(__name__)
 
@@ -408,13 +409,8 @@ def _now_waiting(s, mid: int) -> None:
 def routes(ctx: AppContext, slot: CaptureSlot) -> list:
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse
+    from starlette.responses import FileResponse
     from starlette.routing import Route
-
-    no_store = {"Cache-Control": "no-store"}
-
-    def answer(data: Any, status: int = 200) -> JSONResponse:
-        return JSONResponse(data, status_code=status, headers=no_store)
 
     async def body(request: Request) -> dict[str, Any]:
         raw = await request.body()
@@ -482,7 +478,7 @@ def routes(ctx: AppContext, slot: CaptureSlot) -> list:
 
     def take_audio(request: Request):
         take = slot.take(request.path_params["take"])
-        return FileResponse(take.path, media_type="audio/flac", headers=no_store)
+        return FileResponse(take.path, media_type="audio/flac", headers=NO_STORE)
 
     async def keep_take(request: Request):
         consent = request.query_params.get("consent") in ("1", "true", "yes")

@@ -24,10 +24,10 @@ from typing import Any
 from ..errors import KaigirokuError
 from .access import check_new_meeting
 from .api import ApiError, AppContext, _meeting_row, draft_files, read_meeting, roster_body
+from .responses import answer, static_page
 
 logger = logging.getLogger(__name__)
 
-STATIC = Path(__file__).resolve().parent / "static"
 
 
 def _draft_started(s, meeting_id: int):
@@ -64,20 +64,13 @@ def _carry_voices(ctx: AppContext, row, before: dict[str, str]) -> None:
 def routes(ctx: AppContext) -> list:
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse
     from starlette.routing import Route
 
     from ..jobs import finish
     from ..jobs.meetings import store_meeting
     from ..jobs.models import MeetingState
 
-    no_store = {"Cache-Control": "no-store"}
-
-    def answer(data: Any, status: int = 200) -> JSONResponse:
-        return JSONResponse(data, status_code=status, headers=no_store)
-
-    def page(request: Request):
-        return FileResponse(STATIC / "meeting.html", headers=no_store)
+    page = static_page("meeting.html")
 
     def edit_page(request: Request):
         with ctx.sessions() as s:

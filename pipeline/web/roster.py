@@ -23,17 +23,16 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from pathlib import Path
 from typing import Any
 
 from ..errors import KaigirokuError
 from ..meeting import MEMBER_LABEL_STYLES, ROLES
 from .access import Denied, current, visible_bodies
+from .responses import answer, static_page
 from .api import VOICE_BYTES, ApiError, AppContext, _audio_suffix, check_voice, keep_in_roster, read_capped, stream_to
 
 logger = logging.getLogger(__name__)
 
-STATIC = Path(__file__).resolve().parent / "static"
 JSON_BYTES = 64 << 10  # a body or a member is a few hundred bytes
 LABEL_STYLE_NAMES = {"letters": "A委員・B委員…（発言順）", "plain": "委員", "names": "氏名"}
 
@@ -201,18 +200,11 @@ def routes(ctx: AppContext) -> list:
     from sqlalchemy import select
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse
     from starlette.routing import Route
 
     from ..jobs.models import Attendee, Body, Member
 
-    no_store = {"Cache-Control": "no-store"}
-
-    def answer(data: Any, status: int = 200) -> JSONResponse:
-        return JSONResponse(data, status_code=status, headers=no_store)
-
-    def page(request: Request):
-        return FileResponse(STATIC / "bodies.html", headers=no_store)
+    page = static_page("bodies.html")
 
     def with_json(fn):
         """A route whose JSON object is read here and handled in the thread pool (the
