@@ -21,12 +21,14 @@ from .models import ResolvedModel, resolve
 from .privacy import apply_offline_env
 from .types import CHORUS as CHORUS_ID
 from .types import SpeakerId, Turn
+from .voiceclusters import WindowClustering, cluster_windows, embed_windows, label_speech, speech_windows
 
 logger = logging.getLogger(__name__)
 
 # Stage-cache version of a diarization (bump when the turns or embeddings it returns change).
-# 2: each turn holds its own voice embedding; 3: second voices (overlaps) kept.
-CACHE_VERSION = 3
+# 2: each turn holds its own voice embedding; 3: second voices (overlaps) kept;
+# 4: speakers from CAM++ windows (pipeline/voiceclusters.py).
+CACHE_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,18 @@ class DiarizeOptions:
     segmentation_step: float  # window step as a fraction of the 10 s window
     segmentation_batch_size: int
     embedding_batch_size: int
+    # windows: each stretch of speech's speaker from CAM++ on 1.5 s windows, clustered
+    # spectrally (pipeline/voiceclusters.py); pyannote: pyannote's own clustering of its
+    # per-chunk embeddings (the clustering_* keys below), kept to compare
+    speaker_clustering: str
+    window_s: float
+    window_step_s: float
+    spectral_pval: float
+    spectral_min_neighbours: int
+    min_cluster_windows: int
+    merge_cosine: float
+    min_windows: int
+    window_batch_size: int
     clustering_method: str  # scipy linkage method for agglomerative clustering
     clustering_threshold: float  # cosine distance at which clusters stop merging (CAM++-tuned)
     min_cluster_size: int
@@ -56,6 +70,8 @@ class Diarizer:
     campplus: object  # the CAM++ network inside it, reused to name voices (loaded once)
     models: tuple[ResolvedModel, ResolvedModel]  # segmentation, embedding
     chorus_coverage: float
+    windows: WindowClustering | None = None  # None: pyannote's own clustering names the speakers
+    window_batch_size: int = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,7 +173,25 @@ def load_diarizer(options: DiarizeOptions,
             raise KaigirokuError("GPU（CUDA）が見つかりません。--device cpu で実行するか、"
                                  "NVIDIA のドライバと CUDA 版の PyTorch を確認してください。")
         pipeline.to(torch.device(options.device))
-    return Diarizer(pipeline, embedding.campplus, (seg, emb), options.chorus_coverage)
+    return Diarizer(pipeline, embedding.campplus, (seg, emb), options.chorus_coverage,
+                    window_clustering(options), options.window_batch_size)
+
+
+# Spectral solutions above this many windows (≈ 40 minutes of speech) come from a sparse
+# eigensolver instead of a dense one: the same clusters (tests/test_voiceclusters.py), without
+# an n × n matrix.
+DENSE_LIMIT = 3000
+
+
+def window_clustering(options: DiarizeOptions) -> WindowClustering | None:
+    if options.speaker_clustering == "pyannote":
+        return None
+    if options.speaker_clustering != "windows":
+        raise KaigirokuError(f"diarize.speaker_clustering は windows か pyannote です（{options.speaker_clustering!r}）。"
+                             "設定ファイルを直してください。")
+    return WindowClustering(options.window_s, options.window_step_s, options.spectral_pval,
+                            options.spectral_min_neighbours, options.min_cluster_windows,
+                            options.merge_cosine, options.min_windows, DENSE_LIMIT)
 
 
 def diarize(audio: Audio, diarizer: Diarizer, *, speakers: tuple[int | None, int | None] = (None, None),
@@ -189,6 +223,11 @@ def diarize(audio: Audio, diarizer: Diarizer, *, speakers: tuple[int | None, int
     turns = tuple(sorted((Turn(float(seg.start), float(seg.end), names[label])
                           for seg, _, label in annotation.itertracks(yield_label=True)),
                          key=lambda t: (t.start, t.end)))
+    if diarizer.windows is not None:
+        by_windows = window_speakers(audio, diarizer, annotation, speakers, hook)
+        if by_windows is not None:
+            turns, centroids = by_windows
+            names = follow_names(annotation, turns)
     islands = chorus_islands(output.speaker_diarization, diarizer.chorus_coverage) if diarizer.chorus_coverage > 0 else []
     turns = mark_chorus(turns, islands)
     overlaps = tuple(t for t in second_voices(output.speaker_diarization, annotation, names)
@@ -205,6 +244,58 @@ def diarize(audio: Audio, diarizer: Diarizer, *, speakers: tuple[int | None, int
     return Diarization(turns=turns, centroids=centroids, embeddings=own, overlaps=overlaps)
 
 
+# Pauses shorter than this inside speech do not cut the windows (a window may span a breath).
+WINDOW_BRIDGE_S = 0.3
+
+
+def window_speakers(audio: Audio, diarizer: Diarizer, exclusive, speakers: tuple[int | None, int | None],
+                    hook: Hook = null_hook) -> tuple[tuple[Turn, ...], dict[str, np.ndarray]] | None:
+    """The speakers of pyannote's speech from CAM++ windows (pipeline/voiceclusters.py):
+    exclusive turns "C1".."Cn" and each cluster's unit centroid; None when no stretch of speech
+    is long enough to embed."""
+    options = diarizer.windows
+    end = audio.duration  # pyannote's last frame may reach a few ms beyond the audio
+
+    def spans(timeline) -> list[tuple[float, float]]:
+        return [(float(s.start), min(float(s.end), end)) for s in timeline if s.start < end]
+
+    speech = spans(exclusive.get_timeline().support())
+    bridged = spans(exclusive.get_timeline().support(WINDOW_BRIDGE_S))
+    windows = speech_windows(bridged, options.window_s, options.step_s)
+    if not windows:
+        return None
+    hook("diarize:windows", total=float(len(windows)), completed=0.0)
+    x = embed_windows(diarizer.campplus, audio.samples, windows, diarizer.window_batch_size,
+                      lambda done, total: hook("diarize:windows", total=float(total), completed=float(done)))
+    labels = cluster_windows(x, options, *speakers)
+    ids = {k: str(SpeakerId("cluster", k + 1)) for k in np.unique(labels).tolist()}
+    edges = np.array([x for seg in exclusive.itersegments() for x in (seg.start, seg.end)], dtype=float)
+    turns = tuple(Turn(a, b, ids[k]) for a, b, k in
+                  label_speech(speech, windows, labels, edges, options.step_s))
+    centroids = {}
+    for k, name in ids.items():
+        c = x[labels == k].mean(axis=0)
+        centroids[name] = (c / np.linalg.norm(c)).astype(np.float32)
+    return turns, centroids
+
+
+def follow_names(exclusive, turns: tuple[Turn, ...]) -> dict[str, str]:
+    """pyannote's labels → the window speaker each shares the most speech with, so that the
+    second voices pyannote hears carry the new names."""
+    from pyannote.core import Annotation, Segment
+
+    ours = Annotation()
+    for t in turns:
+        ours[Segment(t.start, t.end)] = t.speaker
+    out = {}
+    for label in exclusive.labels():
+        cropped = ours.crop(exclusive.label_timeline(label), mode="intersection")
+        shares = cropped.chart()
+        if shares:
+            out[label] = shares[0][0]
+    return out
+
+
 MIN_OVERLAP_S = 0.2  # shorter overlaps are mostly the segmentation's edges, not a second voice
 
 
@@ -212,6 +303,8 @@ def second_voices(full, exclusive, names: dict[str, str]) -> tuple[Turn, ...]:
     """Where pyannote hears a speaker who is not the one the exclusive diarization keeps."""
     out = []
     for label in full.labels():
+        if label not in names:  # a label whose speech the exclusive turns never kept
+            continue
         extra = full.label_timeline(label).extrude(exclusive.label_timeline(label))
         out += [Turn(float(seg.start), float(seg.end), names[label]) for seg in extra.support()
                 if seg.duration >= MIN_OVERLAP_S]

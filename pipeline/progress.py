@@ -6,6 +6,7 @@ from typing import Any
 
 STEP_NAMES = {"decode": "音声を読み込み中", "transcribe": "音声認識",
               "diarize:segmentation": "話者の区別（区切り）", "diarize:embeddings": "話者の区別（声の特徴）",
+              "diarize:windows": "話者の区別（声のまとまり）",
               "write": "書き出し"}
 
 

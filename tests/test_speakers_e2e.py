@@ -68,9 +68,9 @@ def test_without_enrollment_speakers_are_numbered_and_renamed_from_the_meeting_f
     anon = draft(sample_dir, meeting, tmp_path / "anon.docx")
     labels = [label for label, _ in docx_rows(anon)]
     assert labels[0] == "話者1" and all(l.startswith("話者") for l in labels)
-    # The sample's three women are the bench's look-alike TTS trio; without clips the clustering
-    # threshold chosen on real voices (configs/default.yaml) hears two voices at least (the chair
-    # and the trio), never one and never a voice split in many.
+    # The sample's three women are the bench's look-alike TTS trio; without clips the window
+    # clustering (configs/default.yaml) hears two voices at least (the chair and the trio), never
+    # one and never a voice split in many.
     assert 2 <= len(set(labels)) <= 6
     # The editor names 話者1 once in the meeting file and re-exports: no ASR, no diarization.
     meeting["speakers"] = {"話者1": "山本 健一"}
