@@ -7,6 +7,10 @@ more than one diarization per file. Prints, for each setting, the speakers found
 (collar 0.25; overlap scored, and overlap excluded as for the AMI targets) on every file.
 
     .venv/bin/python scripts/tune_diarization.py [--thresholds 0.5 0.6 …] [--json out.json]
+
+With --windows it measures the product's own diarization instead (speakers from CAM++ windows,
+pipeline/voiceclusters.py), over a grid of --merge-cosines and --pvals: the speech and the
+windows' embeddings are computed once per file, the clustering is redone for each setting.
 """
 
 from __future__ import annotations
@@ -22,21 +26,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline.privacy import apply_offline_env  # noqa: E402
+from real_voices import reference  # noqa: E402  (one RTTM reader for the bench scripts and tests)
 
 apply_offline_env()
 BENCH = REPO.parent / "shared" / "bench"
 REAL = BENCH / "real_voices"
-
-
-def reference(rttm: Path, uri: str | None = None):
-    from pyannote.core import Annotation, Segment
-
-    ann = Annotation()
-    for line in rttm.read_text(encoding="utf-8").splitlines():
-        p = line.split()
-        if p and p[0] == "SPEAKER" and (uri is None or p[1] == uri):
-            ann[Segment(float(p[3]), float(p[3]) + float(p[4]))] = p[7]
-    return ann
 
 
 def uem(path: Path, uri: str):
@@ -74,8 +68,13 @@ def main() -> int:
     ap.add_argument("--step", type=float, help="diarize.segmentation_step (fraction of the 10 s window)")
     ap.add_argument("--exclude-overlap", action="store_true",
                     help="embed each local speaker on its non-overlapped frames only (pyannote's option)")
+    ap.add_argument("--windows", action="store_true", help="the window clustering (the product's default)")
+    ap.add_argument("--merge-cosines", type=float, nargs="+", default=[0.875])
+    ap.add_argument("--pvals", type=float, nargs="+", default=[0.012])
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    if args.windows:
+        return windows_grid(args)
 
     import torch
     from pyannote.metrics.diarization import DiarizationErrorRate
@@ -115,6 +114,66 @@ def main() -> int:
             print(f"{f['name']:8} {method:8} th={threshold:.2f} mcs={mcs:2d} found {row['found']}/{true_n} "
                   f"DER0 {row['der0']:.3f} DER.25 {row['der25']:.3f} excl {row['der25_exclusive']:.3f} "
                   f"no-ovl {row['der25_no_overlap']:.3f}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+def windows_grid(args) -> int:
+    """The product's diarization (pipeline/diarize.py with speaker_clustering: windows) on every
+    file, the clustering redone for each grid setting on the same window embeddings."""
+    from dataclasses import replace
+
+    import numpy as np
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    from pipeline import diarize as stage
+    from pipeline.audio import load_audio
+    from pipeline.config import load_options
+
+    warnings.filterwarnings("ignore")
+    options = load_options(None, {"diarize": {"segmentation_step": args.step, "speaker_clustering": "windows"}})
+    diarizer = stage.load_diarizer(options.diarize)
+    embedded = {}
+    original = stage.embed_windows
+
+    def remembering(campplus, samples, windows, *a, **kw):  # one CAM++ pass per file
+        key = (id(samples), len(windows))
+        if key not in embedded:
+            embedded[key] = original(campplus, samples, windows, *a, **kw)
+        return embedded[key]
+
+    stage.embed_windows = remembering
+    rows = []
+    for f in files():
+        if args.only and f["name"] not in args.only:
+            continue
+        audio = load_audio(f["audio"], options.audio)
+        kw = {"uem": f["uem"]} if f["uem"] is not None else {}
+        for merge, pval in itertools.product(args.merge_cosines, args.pvals):
+            d = replace(diarizer, windows=replace(diarizer.windows, merge_cosine=merge, pval=pval))
+            result = stage.diarize(audio, d)
+            hyp, excl = Annotation(), Annotation()
+            for t in result.turns:
+                excl[Segment(t.start, t.end)] = t.speaker
+                hyp[Segment(t.start, t.end)] = t.speaker
+            for t in result.overlaps:
+                hyp[Segment(t.start, t.end)] = t.speaker
+            row = {"file": f["name"], "real": f["real"], "merge_cosine": merge, "pval": pval,
+                   "true": len(f["ref"].labels()), "found": len({t.speaker for t in result.turns}),
+                   "der0": DiarizationErrorRate(collar=0.0)(f["ref"], hyp, **kw),
+                   "der25": DiarizationErrorRate(collar=0.25)(f["ref"], hyp, **kw),
+                   "der25_no_overlap": DiarizationErrorRate(collar=0.25, skip_overlap=True)(f["ref"], excl, **kw)}
+            rows.append(row)
+            print(f"{f['name']:8} windows merge={merge:.3f} pval={pval:.3f} found {row['found']}/{row['true']} "
+                  f"DER0 {row['der0']:.3f} DER.25 {row['der25']:.3f} no-ovl {row['der25_no_overlap']:.3f}", flush=True)
+    for merge, pval in itertools.product(args.merge_cosines, args.pvals):
+        ami = [r for r in rows if r["file"].startswith(("tst", "dev")) and r["merge_cosine"] == merge and r["pval"] == pval]
+        if ami:
+            print(f"AMI merge={merge:.3f} pval={pval:.3f}: mean DER.25 no-ovl "
+                  f"{100 * np.mean([r['der25_no_overlap'] for r in ami]):.1f} %, count within one "
+                  f"{sum(abs(r['found'] - r['true']) <= 1 for r in ami)}/{len(ami)}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0
