@@ -177,7 +177,7 @@ def load_diarizer(options: DiarizeOptions,
                     window_clustering(options), options.window_batch_size)
 
 
-# Spectral solutions above this many windows (≈ 40 minutes of speech) come from a sparse
+# Spectral solutions above this many windows (≈ 1 hour of meeting) come from a sparse
 # eigensolver instead of a dense one: the same clusters (tests/test_voiceclusters.py), without
 # an n × n matrix.
 DENSE_LIMIT = 3000

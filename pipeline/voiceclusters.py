@@ -103,7 +103,7 @@ def pruned_affinity(x: np.ndarray, pval: float, min_neighbours: int, block: int 
     """Cosine affinities keeping, per window, only its nearest neighbours; symmetric, sparse.
 
     Each window keeps its max(pval × n, min_neighbours) largest affinities (itself excluded
-    afterwards); computed a block of rows at a time, so a 3-hour meeting's 14,000 windows never
+    afterwards); computed a block of rows at a time, so a 3-hour meeting's ≈ 10,000 windows never
     need the dense n × n matrix.
     """
     from scipy import sparse
