@@ -214,8 +214,8 @@ def real(work: Path, pools: list[str]) -> list[dict]:
         folder = work / f"{source}-to-{target}"
         folder.mkdir(parents=True, exist_ok=True)
         rttm, uem_file = AMI / f"debug.{split}.rttm", AMI / f"debug.{split}.uem"
-        ref_s = real_voices._reference(rttm, source)
-        ref_t = real_voices._reference(rttm, target)
+        ref_s = real_voices.reference(rttm, source)
+        ref_t = real_voices.reference(rttm, target)
         people = sorted(set(ref_s.labels()) | set(ref_t.labels()))
         clips = {}
         for s in sorted(ref_s.labels()):
@@ -235,7 +235,7 @@ def real(work: Path, pools: list[str]) -> list[dict]:
             path = folder / f"{target}-{s}.wav"
             if real_voices._clip(AMI / f"{target}.wav", ref_t, s, path) >= real_voices.MIN_CLIP_S:
                 target_clips[s] = path
-        uem = real_voices._uem(uem_file, target)
+        uem = real_voices.uem_of(uem_file, target)
         row = {"learn": source, "name": target, "reference": {s: round(ref_t.label_duration(s), 1) for s in ref_t.labels()},
                "review": {"flags cleared": cleared, "speakers changed": moved}, "learned": lines}
         bare = real_voices._meeting(folder, target + "-bare", people, {})

@@ -103,7 +103,7 @@ def reference(rttm: Path, uri: str | None = None):
     return ann
 
 
-def _uem(path: Path | None, uri: str):
+def uem_of(path: Path | None, uri: str):
     from pyannote.core import Segment, Timeline
 
     if path is None:
@@ -192,7 +192,7 @@ def speakers(work: Path, extra: list[str]) -> list[dict]:
     rows = []
     for f in speaker_files():
         ref = reference(f["rttm"], f["uri"])
-        uem = _uem(f["uem"], f["uri"])
+        uem = uem_of(f["uem"], f["uri"])
         kw = {"uem": uem} if uem is not None else {}
         true = sorted(ref.labels())
         row = {"file": f["name"], "true": len(true), "reference_s": round(ref.get_timeline().support().duration(), 1),

@@ -48,7 +48,7 @@ def main() -> int:
     work = REPO / "out" / "voice_similarity"
     work.mkdir(parents=True, exist_ok=True)
     for f in real_voices.speaker_files():
-        ref = real_voices._reference(f["rttm"], f["uri"])
+        ref = real_voices.reference(f["rttm"], f["uri"])
         for speaker in ref.labels():
             clip = work / f"{f['name']}-{speaker}.wav"
             if real_voices._clip(f["audio"], ref, speaker, clip) < 3.0:
