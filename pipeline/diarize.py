@@ -1,7 +1,9 @@
 """Who spoke when: pyannote.audio 4's own SpeakerDiarization pipeline, fully offline.
 
 Segmentation is the embedded pyannote/segmentation-3.0 checkpoint; the speaker embedding is the
-embedded CAM++ model wrapped as a pyannote `Model` (pipeline/campplus.py). Audio goes in as an
+embedded CAM++ model wrapped as a pyannote `Model` (pipeline/campplus.py). By default pyannote's
+speech is then given its speakers by CAM++ on short windows (pipeline/voiceclusters.py), not by
+pyannote's own clustering. Audio goes in as an
 in-memory waveform, so pyannote never decodes files (its torchcodec decoder is not needed).
 The clusters found here are anonymous; naming them is pipeline/identify.py's job.
 """
@@ -71,7 +73,7 @@ class Diarizer:
     models: tuple[ResolvedModel, ResolvedModel]  # segmentation, embedding
     chorus_coverage: float
     windows: WindowClustering | None = None  # None: pyannote's own clustering names the speakers
-    window_batch_size: int = 64
+    window_batch_size: int = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -269,7 +271,7 @@ def window_speakers(audio: Audio, diarizer: Diarizer, exclusive, speakers: tuple
                       lambda done, total: hook("diarize:windows", total=float(total), completed=float(done)))
     labels = cluster_windows(x, options, *speakers)
     ids = {k: str(SpeakerId("cluster", k + 1)) for k in np.unique(labels).tolist()}
-    edges = np.array([x for seg in exclusive.itersegments() for x in (seg.start, seg.end)], dtype=float)
+    edges = np.array([edge for seg in exclusive.itersegments() for edge in (seg.start, seg.end)], dtype=float)
     turns = tuple(Turn(a, b, ids[k]) for a, b, k in
                   label_speech(speech, windows, labels, edges, options.step_s))
     centroids = {}
