@@ -23,8 +23,7 @@ from .models import ResolvedModel, resolve
 from .privacy import apply_offline_env
 from .types import CHORUS as CHORUS_ID
 from .types import SpeakerId, Turn
-from .voiceclusters import (WindowClustering, cluster_windows, embed_windows, label_speech, override,
-                            speech_windows, unheard)
+from .voiceclusters import WindowClustering, cluster_windows, embed_windows, label_speech, speech_windows
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +56,6 @@ class DiarizeOptions:
     merge_cosine: float
     min_windows: int
     window_batch_size: int
-    short_turns_by_own_voice: bool  # a turn no window speaks for: named by its own voice
     clustering_method: str  # scipy linkage method for agglomerative clustering
     clustering_threshold: float  # cosine distance at which clusters stop merging (CAM++-tuned)
     min_cluster_size: int
@@ -76,7 +74,6 @@ class Diarizer:
     chorus_coverage: float
     windows: WindowClustering | None = None  # None: pyannote's own clustering names the speakers
     window_batch_size: int = 8
-    short_turns_by_own_voice: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,7 +176,7 @@ def load_diarizer(options: DiarizeOptions,
                                  "NVIDIA のドライバと CUDA 版の PyTorch を確認してください。")
         pipeline.to(torch.device(options.device))
     return Diarizer(pipeline, embedding.campplus, (seg, emb), options.chorus_coverage,
-                    window_clustering(options), options.window_batch_size, options.short_turns_by_own_voice)
+                    window_clustering(options), options.window_batch_size)
 
 
 # Spectral solutions above this many windows (≈ 1 hour of meeting) come from a sparse
@@ -229,7 +226,7 @@ def diarize(audio: Audio, diarizer: Diarizer, *, speakers: tuple[int | None, int
                           for seg, _, label in annotation.itertracks(yield_label=True)),
                          key=lambda t: (t.start, t.end)))
     if diarizer.windows is not None:
-        by_windows = window_speakers(audio, diarizer, annotation, speakers, hook, kept)
+        by_windows = window_speakers(audio, diarizer, annotation, speakers, hook)
         if by_windows is not None:
             turns, centroids = by_windows
             names = follow_names(annotation, turns)
@@ -254,7 +251,7 @@ WINDOW_BRIDGE_S = 0.3
 
 
 def window_speakers(audio: Audio, diarizer: Diarizer, exclusive, speakers: tuple[int | None, int | None],
-                    hook: Hook = null_hook, kept: dict | None = None) -> tuple[tuple[Turn, ...], dict[str, np.ndarray]] | None:
+                    hook: Hook = null_hook) -> tuple[tuple[Turn, ...], dict[str, np.ndarray]] | None:
     """The speakers of pyannote's speech from CAM++ windows (pipeline/voiceclusters.py):
     exclusive turns "C1".."Cn" and each cluster's unit centroid; None when no stretch of speech
     is long enough to embed."""
@@ -275,25 +272,12 @@ def window_speakers(audio: Audio, diarizer: Diarizer, exclusive, speakers: tuple
     labels = cluster_windows(x, options, *speakers)
     ids = {k: str(SpeakerId("cluster", k + 1)) for k in np.unique(labels).tolist()}
     edges = np.array([edge for seg in exclusive.itersegments() for edge in (seg.start, seg.end)], dtype=float)
-    pieces = label_speech(speech, windows, labels, edges, options.step_s)
-    keys = sorted(ids)
-    centres = np.stack([x[labels == k].mean(axis=0) for k in keys])
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    if kept and "segmentation" in kept and "embeddings" in kept and diarizer.short_turns_by_own_voice:
-        # a turn too short for any window to speak for it: its own voice (pooled from
-        # pyannote's chunk embeddings, as for naming) picks the nearest window speaker
-        own_turns = [(float(seg.start), float(seg.end)) for seg in exclusive.itersegments()]
-        short = [own_turns[i] for i in unheard(own_turns, windows)]
-        if short:
-            seg = kept["segmentation"]
-            voices = turn_embeddings(tuple(Turn(a, b, "") for a, b in short), seg.data, seg.sliding_window.start,
-                                     seg.sliding_window.step, seg.sliding_window.duration,
-                                     np.asarray(kept["embeddings"]))
-            spans = [(a, b, keys[int(np.argmax(centres @ v))]) for (a, b), v in zip(short, voices)
-                     if np.isfinite(v).all()]
-            pieces = override(pieces, spans)
-    turns = tuple(Turn(a, b, ids[k]) for a, b, k in pieces)
-    centroids = {ids[k]: centres[i].astype(np.float32) for i, k in enumerate(keys)}
+    turns = tuple(Turn(a, b, ids[k]) for a, b, k in
+                  label_speech(speech, windows, labels, edges, options.step_s))
+    centroids = {}
+    for k, name in ids.items():
+        c = x[labels == k].mean(axis=0)
+        centroids[name] = (c / np.linalg.norm(c)).astype(np.float32)
     return turns, centroids
 
 

@@ -244,34 +244,3 @@ def label_speech(speech: list[tuple[float, float]], windows: list[tuple[float, f
             else:
                 out.append((a, b, who))
     return out
-
-
-def unheard(spans: list[tuple[float, float]], windows: list[tuple[float, float]]) -> list[int]:
-    """Indices of the spans (the segmentation's turns) that no window speaks for: none has at
-    least half of itself inside the span. A voice that short (AMI's quick replies, a 0.7 s turn
-    between two longer ones) is outvoted by its neighbours' speech in every window around it."""
-    if not windows:
-        return list(range(len(spans)))
-    w = np.array(windows, dtype=float)
-    out = []
-    for i, (a, b) in enumerate(spans):
-        inside = np.clip(np.minimum(w[:, 1], b) - np.maximum(w[:, 0], a), 0.0, None)
-        if not (inside >= 0.5 * (w[:, 1] - w[:, 0])).any():
-            out.append(i)
-    return out
-
-
-def override(pieces: list[tuple[float, float, int]],
-             spans: list[tuple[float, float, int]]) -> list[tuple[float, float, int]]:
-    """`pieces` with each of `spans` (start, end, label) given to its label; joined again."""
-    out = []
-    for a, b, k in pieces:
-        cuts = sorted({a, b} | {x for s, e, _ in spans for x in (s, e) if a < x < b})
-        for x, y in zip(cuts[:-1], cuts[1:]):
-            mid = (x + y) / 2
-            who = next((lab for s, e, lab in spans if s <= mid <= e), k)
-            if out and out[-1][2] == who and abs(out[-1][1] - x) < 1e-9:
-                out[-1] = (out[-1][0], y, who)
-            else:
-                out.append((x, y, who))
-    return out

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from conftest import BENCH, REPO
-from pipeline.voiceclusters import (WindowClustering, cluster_windows, label_speech, override, speech_windows,
-                                    spectral_labels, unheard)
+from pipeline.voiceclusters import (WindowClustering, cluster_windows, label_speech, speech_windows,
+                                    spectral_labels)
 
 REAL = BENCH / "real_voices"
 sys.path.insert(0, str(REPO / "scripts"))
@@ -59,16 +59,6 @@ def test_speech_is_cut_halfway_between_windows_of_different_speakers():
     pieces = label_speech([(0.0, 3.75), (5.0, 5.3)], windows, np.array([0, 0, 1, 1]))
     # centres 1.5 and 2.25: the change is at 1.875; the lone 0.3 s takes the nearest window's voice
     assert pieces == [(0.0, 1.875, 0), (1.875, 3.75, 1), (5.0, 5.3, 1)]
-
-
-def test_a_turn_no_window_speaks_for_is_found_and_can_be_given_its_own_voice():
-    windows = [(0.0, 1.5), (0.75, 2.25), (1.5, 3.0)]
-    turns = [(0.0, 0.7), (0.7, 1.4), (1.4, 3.0), (5.0, 5.4)]
-    # (0.0, 0.7) and (0.7, 1.4) hold at most 0.7 s of a 1.5 s window; (5.0, 5.4) has none near it
-    assert unheard(turns, windows) == [0, 1, 3]
-    pieces = [(0.0, 3.0, 0), (5.0, 5.4, 0)]
-    assert override(pieces, [(0.7, 1.4, 1)]) == [(0.0, 0.7, 0), (0.7, 1.4, 1), (1.4, 3.0, 0), (5.0, 5.4, 0)]
-    assert override(pieces, [(0.7, 1.4, 0)]) == pieces  # the same voice: nothing cut
 
 
 def test_three_voices_are_found_and_numbered_by_first_speech():
