@@ -515,3 +515,62 @@ def test_the_review_page_names_no_server_folder(service):
         doc = ed.get(f"/meetings/{a}/review/api/doc")
         assert doc.status_code == 200, doc.text
         assert doc.json()["file"] == "draft.json" and root not in doc.text
+
+
+# ---------------------------------------------------------------- what the page offers
+
+# The request each button of the meeting list (static/app.js) makes, by the operation named in
+# the list's "can"; in this order, so the draft queued by "draft" is what "cancel" cancels and the
+# meeting is deleted last.
+PAGE_REQUESTS = {
+    "detail": [("GET", "/api/meetings/{m}", {})],
+    "yaml": [("GET", "/api/meetings/{m}/meeting.yaml", {})],
+    "change": [("PUT", "/api/meetings/{m}", {"content": MEETING_YAML.encode(),
+                                            "headers": {"Content-Type": "application/yaml"}})],
+    "record": [("POST", "/api/meetings/{m}/record", {"json": {}})],
+    "record_voice": [("POST", "/api/meetings/{m}/voices/山本 健一/record", {"json": {}})],
+    "voice": [("PUT", "/api/meetings/{m}/voices/山本 健一", {"content": b"RIFF"})],
+    "upload": [("PUT", "/api/meetings/{m}/recording", {"content": b"RIFF"})],
+    "draft": [("POST", "/api/meetings/{m}/draft", {})],
+    "cancel": [("DELETE", "/api/jobs/{j}", {})],
+    "done": [("POST", "/api/meetings/{m}/done", {})],
+    "review": [("GET", "/meetings/{m}/review/", {}), ("GET", "/meetings/{m}/review/api/doc", {})],
+    "minutes": [("GET", "/api/meetings/{m}/minutes.docx", {}), ("GET", "/api/meetings/{m}/minutes.docx?public=1", {})],
+    "delete": [("DELETE", "/api/meetings/{m}", {})],
+}
+
+
+@pytest.mark.parametrize("name", ["recorder_a", "editor_a", "admin"])
+def test_the_list_offers_exactly_what_the_guard_lets_through(service, name):
+    """GET /api/meetings' "can" (pipeline.web.access.meeting_can): every operation listed really
+    passes the guard for this user, every one left out really answers 403 (the microphone pages,
+    the single-PC app's only, are not on a shared server at all)."""
+    from pipeline.web.access import MEETING_OPS, MICROPHONE_OPS
+
+    assert list(PAGE_REQUESTS) == list(MEETING_OPS)  # a new operation needs its request here
+    a, _, job_a, _ = two_meetings(service)
+    with service.login(name) as c:
+        listed = {m["id"]: m["can"] for m in c.get("/api/meetings").json()["meetings"]}
+        can = listed[a]
+        assert c.get(f"/api/meetings/{a}").json()["can"] == can
+        editors = {"review", "minutes", "done", "delete"}
+        if name == "recorder_a":
+            assert not editors & set(can) and {"detail", "upload", "draft", "cancel"} <= set(can), can
+        else:
+            assert editors <= set(can), can
+        assert not MICROPHONE_OPS & set(can)
+        job = job_a
+        for op, requests in PAGE_REQUESTS.items():
+            for method, template, kw in requests:
+                r = c.request(method, template.format(m=a, j=job), **kw)
+                if op in MICROPHONE_OPS:
+                    assert r.status_code == 404, (op, r.status_code, r.text)  # no such route here
+                elif op in can:
+                    assert r.status_code not in (401, 403), (name, op, r.status_code, r.text)
+                    if op in ("detail", "yaml", "review", "minutes", "delete"):
+                        assert r.status_code == 200, (name, op, r.status_code, r.text)
+                else:
+                    assert r.status_code == 403 and "録音者" in r.text, (name, op, r.status_code, r.text)
+                if op == "draft" and r.status_code == 202:
+                    job = r.json()["job"]  # "cancel" cancels this one
+        assert c.get(f"/api/meetings/{a}").status_code == (200 if "delete" not in can else 404)

@@ -58,6 +58,11 @@ def test_login_list_edit_audit_logout(browser, served):  # noqa: F811
     assert rows.count() == 1 and rows.first.locator("td").nth(0).inner_text() == BODY_A
     page.wait_for_selector("#account")
     assert "editor_a（編集者・" in page.inner_text("#account") and page.locator("#account a").count() == 0
+    # the editor's row offers the review and Word (GET /api/meetings' "can")
+    ops = page.locator(f"#meetings tbody tr[data-id='{a}'] td.ops")
+    for text in ("校正", "Word（原稿）", "Word（公開用）"):
+        assert ops.locator(f"a:text-is('{text}')").count() == 1, (text, ops.inner_text())
+    assert ops.locator("button:text-is('完了にする')").count() == 1
 
     # a meeting added from the page: the POST passes the CSRF check
     page.click("button[data-tab='form']")
@@ -102,4 +107,22 @@ def test_login_list_edit_audit_logout(browser, served):  # noqa: F811
     screenshot(page, "9-audit")
     row = page.locator("#entries tbody tr", has_text="校正の保存")
     assert row.count() == 1 and f"会議 {a}" in row.inner_text() and "editor_a" in row.inner_text()
+
+    # a recorder's list offers no review, Word, 完了 or 削除 (the server would answer 403), but the
+    # recorder's own work; the shared server has no microphone pages to link to
+    rec = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    rec.on("pageerror", lambda e: errors.append(str(e)))
+    rec.goto(base + "/")
+    rec.fill("#name", "recorder_a")
+    rec.fill("#password", PASSWORD)
+    rec.click("#submit")
+    rec.wait_for_url(base + "/")
+    rec.wait_for_function("document.getElementById('status').textContent.startsWith('更新')")
+    ops = rec.locator(f"#meetings tbody tr[data-id='{a}'] td.ops")
+    shown = ops.inner_text()
+    for text in ("校正", "Word", "完了にする", "削除", "録音", "声の登録"):
+        assert ops.locator(f":is(a, button):text-is('{text}')").count() == 0, (text, shown)
+    assert "Word" not in shown and "校正" not in shown
+    for text in ("詳細", "原稿を作り直す", "録音を取り込み直す", "meeting.yaml"):
+        assert ops.locator(f":is(a, button):text-is('{text}')").count() == 1, (text, shown)
     assert errors == []

@@ -388,3 +388,17 @@ def test_a_meeting_in_another_format_is_refused_the_same_way_on_post_and_put(app
     put = client.put(f"/api/meetings/{mid}", content=b"body=x", headers={"Content-Type": "text/plain"})
     assert posted.status_code == put.status_code == 415
     assert posted.json() == put.json() and "meeting.yaml" in put.json()["error"]
+
+
+def test_without_accounts_the_list_offers_every_operation(app):
+    """The single-PC app has no accounts: "can" (what the meeting list shows) names every
+    operation of the policy's MEETING_OPS, the microphone pages included."""
+    from pipeline.web.access import MEETING_OPS
+
+    client, _, _ = app
+    mid = post_sample(client)
+    assert client.get("/api/meetings").json()["meetings"][0]["can"] == list(MEETING_OPS)
+    assert client.get(f"/api/meetings/{mid}").json()["can"] == list(MEETING_OPS)
+    # the microphone pages it offers are there
+    assert client.get(f"/meetings/{mid}/record").status_code == 200
+    assert client.get(f"/meetings/{mid}/voices").status_code == 200

@@ -22,6 +22,10 @@ the token scheme already admits only the PC's clerk.
 Routes call `meeting_for` / `check` / `visible_meetings`; `guard_path` applies the same policy
 by path before any route runs (pipeline.web.login), so a route added later under
 /api/meetings/{id}/… or /meetings/{id}/… is covered even if it forgets to ask.
+
+Pages offer only what the user may do: the meeting list's `can` (`meeting_can`) names the
+operations of MEETING_OPS whose requests the guard lets through. The page hides the rest; the
+server still refuses them (the page is a convenience, the guard is the rule).
 """
 
 from __future__ import annotations
@@ -221,3 +225,43 @@ def guard_path(session, user: Principal, method: str, path: str) -> tuple[Denied
     except Denied as e:
         return e, about
     return None, about
+
+
+# ---------------------------------------------------------------- what a page may offer
+
+# The meeting list's operations (GET /api/meetings' "can"), each named with the request it makes:
+# `meeting_can` puts that request to path_action and check, the guard's own rule, so the list and
+# the guard cannot disagree. "{m}" is the meeting, "{j}" one of its jobs.
+MEETING_OPS = {
+    "detail": ("GET", "/api/meetings/{m}"),  # 詳細, 内容
+    "yaml": ("GET", "/api/meetings/{m}/meeting.yaml"),
+    "change": ("PUT", "/api/meetings/{m}"),  # 編集 (the form page)
+    "record": ("POST", "/api/meetings/{m}/record"),  # 録音 (the microphone page)
+    "record_voice": ("POST", "/api/meetings/{m}/voices/{name}/record"),  # 声の登録 (the microphone page)
+    "voice": ("PUT", "/api/meetings/{m}/voices/{name}"),  # a voice file (the detail section)
+    "upload": ("PUT", "/api/meetings/{m}/recording"),  # 録音を取り込む
+    "draft": ("POST", "/api/meetings/{m}/draft"),  # 原稿作成
+    "cancel": ("DELETE", "/api/jobs/{j}"),  # 取消
+    "done": ("POST", "/api/meetings/{m}/done"),  # 完了にする
+    "review": ("GET", "/meetings/{m}/review/"),  # 校正
+    "minutes": ("GET", "/api/meetings/{m}/minutes.docx"),  # Word（原稿）, Word（公開用）
+    "delete": ("DELETE", "/api/meetings/{m}"),  # 削除
+}
+# The rig's microphone is at the PC the single-PC app runs on: pipeline.web.app mounts the
+# recording pages only without accounts, so a shared server never offers them.
+MICROPHONE_OPS = frozenset({"record", "record_voice"})
+
+
+def meeting_can(user: Principal | None, body_id: int | None) -> list[str]:
+    """The MEETING_OPS that `user` may do on a meeting of `body_id` (None: the single-PC app, all)."""
+    can = []
+    for op, (method, template) in MEETING_OPS.items():
+        if user is not None and op in MICROPHONE_OPS:
+            continue
+        action = path_action(method, template.format(m=0, j=0, name="x"))[0]
+        try:
+            check(user, action, body_id, "")
+        except Denied:
+            continue
+        can.append(op)
+    return can

@@ -397,7 +397,7 @@ def routes(ctx: AppContext) -> list:
     from ..jobs.models import Job, MeetingRow, MeetingState
     from ..jobs.recordings import add_recording, recording_folder
     from ..jobs.runner import job_view
-    from .access import check_new_meeting, visible_meetings
+    from .access import check_new_meeting, current, meeting_can, visible_meetings
 
     def list_meetings(request: Request):
         q = request.query_params.get("q", "").strip()
@@ -421,7 +421,9 @@ def routes(ctx: AppContext) -> list:
             if rows:
                 for job in s.scalars(select(Job).where(Job.meeting_id.in_([r.id for r in rows])).order_by(Job.id)):
                     latest[job.meeting_id] = job
-            return answer({"meetings": [meeting_summary(r, latest.get(r.id)) for r in rows]})
+            user = current(request)  # "can": the operations the page may offer (pipeline.web.access)
+            return answer({"meetings": [{**meeting_summary(r, latest.get(r.id)), "can": meeting_can(user, r.body_id)}
+                                        for r in rows]})
 
     async def create_meeting(request: Request):
         meeting, _ = await read_meeting(request)
@@ -442,7 +444,7 @@ def routes(ctx: AppContext) -> list:
         with ctx.sessions() as s:
             row = _meeting_row(s, request.path_params["mid"])
             jobs = s.scalars(select(Job).where(Job.meeting_id == row.id).order_by(Job.id)).all()
-            return answer(meeting_detail(row, jobs))
+            return answer({**meeting_detail(row, jobs), "can": meeting_can(current(request), row.body_id)})
 
     def meeting_yaml(request: Request):
         with ctx.sessions() as s:

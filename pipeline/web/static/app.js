@@ -26,31 +26,44 @@ function stateCell(m) {
   return td;
 }
 
+// m.can: the operations the server lets this user do on the meeting (pipeline/web/access.py's
+// MEETING_OPS; all of them in the single-PC app). A button is shown only for those; the server
+// still refuses the others.
+const may = (m, op) => m.can.includes(op);
+
 function opsCell(m) {
   const td = el("td", { class: "ops" });
   const j = m.job;
   const busy = j && (j.state === "running" || j.state === "queued");
-  td.append(el("button", { type: "button", onclick: () => showDetail(m.id) }, "詳細"));
-  td.append(el("a", { href: `/meetings/${m.id}/record`, class: "rec-link" }, "録音"));
-  td.append(el("a", { href: `/meetings/${m.id}/voices`, class: "rec-link" }, "声の登録"));
-  td.append(el("button", { type: "button", onclick: () => pickRecording(m.id) },
-    m.recordings ? "録音を取り込み直す" : "録音を取り込む"));
-  if (m.recordings && !busy) {
+  if (may(m, "detail")) td.append(el("button", { type: "button", onclick: () => showDetail(m.id) }, "詳細"));
+  if (may(m, "record")) td.append(el("a", { href: `/meetings/${m.id}/record`, class: "rec-link" }, "録音"));
+  if (may(m, "record_voice")) td.append(el("a", { href: `/meetings/${m.id}/voices`, class: "rec-link" }, "声の登録"));
+  if (may(m, "upload")) {
+    td.append(el("button", { type: "button", onclick: () => pickRecording(m.id) },
+      m.recordings ? "録音を取り込み直す" : "録音を取り込む"));
+  }
+  if (m.recordings && !busy && may(m, "draft")) {
     td.append(el("button", { type: "button", onclick: () => startDraft(m.id) }, m.draft ? "原稿を作り直す" : "原稿作成"));
   }
-  if (busy) td.append(el("button", { type: "button", onclick: () => cancelJob(j.id) }, "取消"));
+  if (busy && may(m, "cancel")) td.append(el("button", { type: "button", onclick: () => cancelJob(j.id) }, "取消"));
   // the form page: editable until the draft starts, then it shows the meeting and what 完了 learned
-  td.append(el("a", { href: `/meetings/${m.id}/edit` }, m.draft || busy ? "内容" : "編集"));
-  if (m.draft && !busy && m.state !== "完了") {
+  if (may(m, "detail")) {
+    td.append(el("a", { href: `/meetings/${m.id}/edit` }, m.draft || busy || !may(m, "change") ? "内容" : "編集"));
+  }
+  if (m.draft && !busy && m.state !== "完了" && may(m, "done")) {
     td.append(el("button", { type: "button", onclick: () => markDone(m.id) }, "完了にする"));
   }
-  if (m.draft) {
+  if (m.draft && may(m, "review")) {
     td.append(el("a", { href: `/meetings/${m.id}/review/`, target: "_blank", rel: "noopener" }, "校正"));
+  }
+  if (m.draft && may(m, "minutes")) {
     td.append(el("a", { href: `/api/meetings/${m.id}/minutes.docx` }, "Word（原稿）"));
     td.append(el("a", { href: `/api/meetings/${m.id}/minutes.docx?public=1` }, "Word（公開用）"));
   }
-  td.append(el("a", { href: `/api/meetings/${m.id}/meeting.yaml`, download: `meeting-${m.id}.yaml` }, "meeting.yaml"));
-  if (!busy && m.state !== "録音中") {
+  if (may(m, "yaml")) {
+    td.append(el("a", { href: `/api/meetings/${m.id}/meeting.yaml`, download: `meeting-${m.id}.yaml` }, "meeting.yaml"));
+  }
+  if (!busy && m.state !== "録音中" && may(m, "delete")) {
     td.append(el("button", { type: "button", class: "danger", onclick: () => deleteMeeting(m) }, "削除"));
   }
   return td;
@@ -152,7 +165,7 @@ async function showDetail(id) {
       } }, "登録");
       return el("tr", {}, el("td", {}, p.name), el("td", {}, p.role), el("td", {}, p.title || ""),
         el("td", {}, p.voice ? "登録済み" : "なし"),
-        el("td", {}, file, el("label", {}, consent, "名簿に残す（同意あり）"), send));
+        el("td", {}, ...(may(m, "voice") ? [file, el("label", {}, consent, "名簿に残す（同意あり）"), send] : [])));
     }));
     $("#detail").scrollIntoView({ behavior: "smooth" });
   } catch (e) { banner(e.message); }
