@@ -23,7 +23,8 @@ from .models import ResolvedModel, resolve
 from .privacy import apply_offline_env
 from .types import CHORUS as CHORUS_ID
 from .types import SpeakerId, Turn
-from .voiceclusters import WindowClustering, cluster_windows, embed_windows, label_speech, speech_windows
+from .voiceclusters import (WindowClustering, centroids_of, cluster_windows, embed_windows, label_speech,
+                            speech_windows)
 
 logger = logging.getLogger(__name__)
 
@@ -274,11 +275,8 @@ def window_speakers(audio: Audio, diarizer: Diarizer, exclusive, speakers: tuple
     edges = np.array([edge for seg in exclusive.itersegments() for edge in (seg.start, seg.end)], dtype=float)
     turns = tuple(Turn(a, b, ids[k]) for a, b, k in
                   label_speech(speech, windows, labels, edges, options.step_s))
-    centroids = {}
-    for k, name in ids.items():
-        c = x[labels == k].mean(axis=0)
-        centroids[name] = (c / np.linalg.norm(c)).astype(np.float32)
-    return turns, centroids
+    keys, centres = centroids_of(x, labels)
+    return turns, {ids[k]: c.astype(np.float32) for k, c in zip(keys.tolist(), centres)}
 
 
 def follow_names(exclusive, turns: tuple[Turn, ...]) -> dict[str, str]:

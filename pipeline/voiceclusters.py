@@ -25,7 +25,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = 16000  # campplus.SAMPLE_RATE, not imported: that module imports torch at load
 MIN_WINDOW_S = 0.5  # CAM++ needs this much audio (campplus.MIN_SPEECH_FRAMES)
 
 
